@@ -1,0 +1,32 @@
+# Entry points. `make aio` takes this host to a verified Glance; `make test` runs
+# every check a fresh machine can run (CI calls it through .ci/run).
+SHELL := /bin/bash
+VENV  ?= $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help bootstrap bootstrap-dev aio converge verify test lint unit molecule clean
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+bootstrap:  ## Create the deploy virtualenv (.venv)
+	scripts/bootstrap.sh
+
+bootstrap-dev:  ## Create the virtualenv with the test tooling
+	scripts/bootstrap.sh --dev
+
+aio: bootstrap  ## Converge this host (all-in-one) and verify Glance
+	scripts/aio.sh
+
+converge: bootstrap  ## Converge the all-in-one inventory only
+	ansible-playbook -i inventory/aio playbooks/site.yml
+
+verify: bootstrap  ## Verify the all-in-one Glance only
+	ansible-playbook -i inventory/aio playbooks/verify.yml
+
+test:  ## Run every test stage (static, unit, molecule) with a summary
+	scripts/test.sh
+
+clean:  ## Remove the virtualenv (credentials are kept)
+	rm -rf $(VENV)
