@@ -1,0 +1,47 @@
+"""Render the roles' templates the way Ansible does, for unit tests.
+
+Uses ansible-core's own Templar, so filters (urlencode, to_json, quote, ...)
+behave exactly as in a converge. Variables come from the role's
+defaults/main.yml, then vars/main.yml, then the test's overrides.
+"""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = ROOT / "roles"
+
+
+def role_vars(role: str, **overrides: Any) -> dict[str, Any]:
+    """Defaults, then vars, then overrides, as Ansible layers them."""
+    merged: dict[str, Any] = {"ansible_managed": "Ansible managed"}
+    for name in ("defaults", "vars"):
+        path = ROLES / role / name / "main.yml"
+        if path.exists():
+            merged.update(yaml.safe_load(path.read_text()) or {})
+    merged.update(overrides)
+    return merged
+
+
+def render(role: str, template: str, **overrides: Any) -> str:
+    """Render roles/<role>/templates/<template> with the role's variables."""
+    variables = role_vars(role, **overrides)
+    source = (ROLES / role / "templates" / template).read_text()
+    templar = Templar(loader=DataLoader(), variables=variables)
+    result = templar.template(trust_as_template(source))
+    assert isinstance(result, str)
+    return result
+
+
+def render_ini(role: str, template: str, **overrides: Any) -> configparser.RawConfigParser:
+    """Render an ini template and parse it as oslo.config would read it."""
+    parser = configparser.RawConfigParser(strict=True, interpolation=None)
+    parser.read_string(render(role, template, **overrides))
+    return parser
