@@ -1,0 +1,352 @@
+"""Command line: ``glance-verify [options]``. The only place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from glance_verify import __version__
+from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
+from glance_verify.db import ImageDatabase, mask_url, parse_db_url
+from glance_verify.errors import CloudUnreachable, ConfigError
+from glance_verify.hashing import check_algorithm, parse_expected_hash
+from glance_verify.options import DEFAULT_TIMEOUT, Options
+from glance_verify.report import (
+    check_writable,
+    exit_code,
+    step_line,
+    summary_lines,
+    write_json,
+    write_junit,
+)
+from glance_verify.source import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_IMAGE_URL,
+    validate_image_file,
+    validate_url,
+)
+from glance_verify.steps import SKIPPABLE, STEPS, Context, StepResult, run_steps
+
+PROG = "glance-verify"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+DB_URL_ENV = "GLANCE_VERIFY_DB_URL"
+
+DISK_FORMATS = ("qcow2", "raw", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "aki", "ari", "ami")
+CONTAINER_FORMATS = ("bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed")
+VISIBILITIES = ("public", "private", "shared", "community")
+NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+
+
+def _epilog() -> str:
+    width = 78
+    lines = ["steps, in order (STEP names for --skip are marked *):"]
+    for step in STEPS:
+        mark = "*" if step.skippable else " "
+        body = textwrap.wrap(step.help, width - 22)
+        lines.append(f"  {mark}{step.name:<17}  {body[0]}")
+        lines += [" " * 22 + more for more in body[1:]]
+    lines += [
+        "",
+        "  Steps deactivate/reactivate and share create temporary projects and users",
+        "  (named PREFIX-<random>-owner/-member, random passwords never shown); every",
+        "  object the run creates is removed at the end, also after a failure or on",
+        "  SIGINT/SIGTERM (--keep leaves the image).",
+        "",
+        "authentication: --os-cloud NAME (clouds.yaml, found as openstack tools find it,",
+        "  or named by OS_CLIENT_CONFIG_FILE), else the OS_* environment variables",
+        "  (OS_CLOUD, or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ...).",
+        "  The credentials need the admin role.",
+        f"  --db-url may also come from ${DB_URL_ENV} (keeps the password off the",
+        "  command line); its password is masked in every output.",
+        "",
+        "exit codes:",
+        "  0  every check passed (and everything created was removed)",
+        "  1  a check failed, a cleanup failed, or the run was interrupted",
+        "  2  usage or configuration error (bad option, missing file, unreadable",
+        "     clouds.yaml, unknown store, bad URL, ...)",
+        "  3  the cloud (Keystone, Glance or the database) could not be reached or",
+        "     authenticated",
+    ]
+    return "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description=textwrap.fill(
+            "Prove that an OpenStack Glance install works: create, upload, list, show, "
+            "set, deactivate, share, download and delete an image, checking the API's "
+            "answers, the hashes, the database and the store at each step.",
+            78,
+        ),
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    auth = p.add_argument_group("cloud")
+    auth.add_argument(
+        "--os-cloud",
+        metavar="NAME",
+        default=os.environ.get("OS_CLOUD"),
+        help="cloud name in clouds.yaml (default: $OS_CLOUD, else OS_* variables)",
+    )
+    src = p.add_argument_group("image source")
+    one = src.add_mutually_exclusive_group()
+    one.add_argument("--image-file", metavar="PATH", help="upload this local image file")
+    one.add_argument(
+        "--image-url",
+        metavar="URL",
+        default=DEFAULT_IMAGE_URL,
+        help="download this image (cached); default: %(default)s",
+    )
+    src.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=DEFAULT_CACHE_DIR,
+        help="download cache (default: %(default)s)",
+    )
+    src.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="fail (exit 2) instead of building an image with qemu-img when the URL is unreachable",
+    )
+    img = p.add_argument_group("image")
+    img.add_argument(
+        "--name-prefix",
+        metavar="PREFIX",
+        default="glance-verify",
+        help="prefix of every name the run creates (default: %(default)s)",
+    )
+    img.add_argument("--disk-format", default="qcow2", choices=DISK_FORMATS, metavar="FORMAT",
+                     help="disk format (default: %(default)s)")  # fmt: skip
+    img.add_argument("--container-format", default="bare", choices=CONTAINER_FORMATS,
+                     metavar="FORMAT", help="container format (default: %(default)s)")  # fmt: skip
+    img.add_argument("--visibility", default="public", choices=VISIBILITIES,
+                     help="visibility of the test image (default: %(default)s)")  # fmt: skip
+    img.add_argument("--store", metavar="ID", help="upload to this store (multi-store Glance only)")
+    img.add_argument(
+        "--hash-algo",
+        metavar="ALGO",
+        default="sha512",
+        help="Glance's configured hashing_algorithm, expected in os_hash_algo "
+        "(default: %(default)s)",
+    )
+    img.add_argument(
+        "--expect-hash",
+        metavar="ALGO:HEX",
+        help="also require the image's md5 or --hash-algo digest to be this value "
+        "(e.g. a published checksum)",
+    )
+    chk = p.add_argument_group("extra checks")
+    chk.add_argument(
+        "--db-url",
+        metavar="URL",
+        default=os.environ.get(DB_URL_ENV),
+        help="mysql+pymysql://USER:PASS@HOST[:PORT]/DB of the glance database: check the "
+        f"deleted image's row (default: ${DB_URL_ENV})",
+    )
+    chk.add_argument(
+        "--store-path",
+        metavar="DIR",
+        help="the file store's directory (filesystem_store_datadir) when it is local: "
+        "check the image file appears and disappears",
+    )
+    chk.add_argument(
+        "--member-role",
+        metavar="ROLE",
+        default="member",
+        help="Keystone role of the temporary users (default: %(default)s)",
+    )
+    run = p.add_argument_group("run")
+    run.add_argument(
+        "--skip",
+        metavar="STEP",
+        action="append",
+        default=[],
+        help=f"skip a step (repeatable or comma-separated): {', '.join(SKIPPABLE)}",
+    )
+    run.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="how long to wait for the image to become active (default: %(default)g)",
+    )
+    run.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the image (skips delete and its checks; for labs)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument("--json", metavar="FILE", help="write a JSON report")
+    out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="print only failures and the final lines"
+    )
+    out.add_argument("--debug", action="store_true", help="log the SDK's HTTP requests")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    """Validate everything that can be checked before touching the cloud."""
+    skip: set[str] = set()
+    for item in args.skip:
+        for name in filter(None, (s.strip() for s in item.split(","))):
+            if name not in SKIPPABLE:
+                raise ConfigError(
+                    f"--skip {name}: not a step that can be skipped ({', '.join(SKIPPABLE)})"
+                )
+            skip.add(name)
+    if not NAME_PREFIX.match(args.name_prefix):
+        raise ConfigError(
+            f"--name-prefix {args.name_prefix!r}: use up to 40 letters, digits, '.', '_', '-'"
+        )
+    if args.timeout <= 0:
+        raise ConfigError("--timeout must be a positive number of seconds")
+    if args.image_file:
+        validate_image_file(args.image_file)
+    else:
+        validate_url(args.image_url)
+    store_path = None
+    if args.store_path:
+        store_path = Path(args.store_path)
+        if not store_path.is_dir():
+            raise ConfigError(f"--store-path {args.store_path}: not a directory")
+    db_url = parse_db_url(args.db_url) if args.db_url else None
+    hash_algo = check_algorithm(args.hash_algo)
+    expect_hash = parse_expected_hash(args.expect_hash) if args.expect_hash else None
+    json_path = Path(args.json) if args.json else None
+    junit_path = Path(args.junit) if args.junit else None
+    if json_path:
+        check_writable(json_path, "--json")
+    if junit_path:
+        check_writable(junit_path, "--junit")
+    return Options(
+        cloud=args.os_cloud or None,
+        image_file=args.image_file,
+        image_url=args.image_url,
+        cache_dir=Path(args.cache_dir).expanduser(),
+        fallback=not args.no_fallback,
+        name_prefix=args.name_prefix,
+        disk_format=args.disk_format,
+        container_format=args.container_format,
+        visibility=args.visibility,
+        store=args.store,
+        hash_algo=hash_algo,
+        expect_hash=expect_hash,
+        db_url=db_url,
+        store_path=store_path,
+        member_role=args.member_role,
+        skip=frozenset(skip),
+        json_path=json_path,
+        junit_path=junit_path,
+        timeout=args.timeout,
+        keep=args.keep,
+        quiet=args.quiet,
+        debug=args.debug,
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    return options_from_args(build_parser().parse_args(argv))
+
+
+def check_store(api: GlanceApi, store: str) -> None:
+    stores = api.stores()
+    if stores is None:
+        raise ConfigError(
+            f"--store {store}: this Glance has no multiple stores (enabled_backends) configured"
+        )
+    if store not in stores:
+        raise ConfigError(f"--store {store}: unknown store; this Glance has: {', '.join(stores)}")
+
+
+class Console:
+    """stdout for the report, stderr for notices; --quiet keeps only failures."""
+
+    def __init__(self, quiet: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def notice(self, text: str) -> None:
+        print(f"{PROG}: {text}", file=self.err, flush=True)
+
+    def step(self, result: StepResult) -> None:
+        if not self.quiet or result.status == "fail":
+            self.line(step_line(result))
+
+
+def _fail(console: Console, message: str, code: int) -> int:
+    print(f"{PROG}: error: {mask_url(message)}", file=console.err, flush=True)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    console = Console(quiet=False)
+    try:
+        opts = parse_args(argv)
+    except ConfigError as exc:
+        return _fail(console, str(exc), EXIT_USAGE)
+    console.quiet = opts.quiet
+    quiet_sdk_logging(opts.debug)
+
+    try:
+        conn = connect(opts.cloud)
+        api = GlanceApi(conn)
+        if opts.store:
+            check_store(api, opts.store)
+        db = None
+        if opts.db_url is not None:
+            db = ImageDatabase(opts.db_url)
+            db.check()
+        ctx = Context(
+            opts,
+            conn,
+            api,
+            notice=console.notice,
+            show_progress=sys.stderr.isatty() and not opts.quiet,
+            db=db,
+        )
+        if not opts.quiet:
+            endpoint = conn.image.get_endpoint()
+            cloud = opts.cloud or "OS_* environment"
+            console.line(
+                f"{PROG} {__version__}: cloud {cloud}, Glance {endpoint}, run {ctx.run_id}"
+            )
+        run = run_steps(ctx, on_result=console.step)
+    except ConfigError as exc:
+        return _fail(console, str(exc), EXIT_USAGE)
+    except CloudUnreachable as exc:
+        return _fail(console, str(exc), EXIT_UNREACHABLE)
+    except KeyboardInterrupt:
+        return _fail(console, "interrupted before any change was made", EXIT_FAILED)
+
+    for text in summary_lines(run, include_steps=False):
+        console.line(text)
+    try:
+        if opts.json_path:
+            write_json(run, opts, opts.json_path)
+        if opts.junit_path:
+            write_junit(run, opts, opts.junit_path)
+    except ConfigError as exc:
+        return _fail(console, str(exc), EXIT_USAGE)
+    return exit_code(run)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

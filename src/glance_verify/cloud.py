@@ -1,0 +1,310 @@
+"""The cloud edge: connecting (openstacksdk), Glance's v2 REST API, temporary Keystone users.
+
+Image calls go through the SDK's image proxy as plain REST (the proxy brings auth,
+catalog and version discovery) so that each check sees exactly what the API answers:
+status codes, and the fields of the v2 image JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import html
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
+
+PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
+#: Socket timeout for API calls, seconds (a read that stalls this long fails the call).
+API_TIMEOUT = 300
+
+
+def quiet_sdk_logging(debug: bool = False) -> None:
+    """Keep the SDK's warnings (e.g. version discovery notes) off the report unless --debug."""
+    if debug:
+        import openstack  # noqa: PLC0415
+
+        openstack.enable_logging(debug=True)
+        return
+    for name in ("openstack", "keystoneauth", "keystoneauth1", "urllib3", "stevedore"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def check_client_config_file(environ: Mapping[str, str] | None = None) -> None:
+    """A clouds.yaml named by OS_CLIENT_CONFIG_FILE must exist, be readable and be YAML.
+
+    The SDK silently skips a missing file and then reports an unknown cloud, which hides
+    the real mistake.
+    """
+    env = os.environ if environ is None else environ
+    name = env.get("OS_CLIENT_CONFIG_FILE")
+    if not name:
+        return
+    path = Path(name)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: no such file") from None
+    except PermissionError:
+        raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: not readable") from None
+    except IsADirectoryError:
+        raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: is a directory") from None
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: not valid YAML{where}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("clouds"), dict):
+        raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: no 'clouds:' mapping")
+
+
+def connect(cloud: str | None, *, api_timeout: int = API_TIMEOUT) -> Any:
+    """An authenticated openstacksdk Connection, or ConfigError / CloudUnreachable."""
+    import keystoneauth1.exceptions as ksa  # noqa: PLC0415
+    import openstack  # noqa: PLC0415
+    import openstack.exceptions as sdk_exc  # noqa: PLC0415
+
+    check_client_config_file()
+    try:
+        conn = openstack.connect(cloud=cloud, api_timeout=api_timeout)
+    except sdk_exc.ConfigException as exc:
+        raise ConfigError(f"cloud configuration: {exc}") from None
+    except ksa.auth_plugins.MissingRequiredOptions as exc:
+        raise ConfigError(
+            f"no usable credentials ({exc}); pass --os-cloud NAME with a clouds.yaml, "
+            "or set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ..."
+        ) from None
+    except yaml.YAMLError:
+        raise ConfigError("clouds.yaml: not valid YAML") from None
+    except (ksa.ClientException, sdk_exc.SDKException) as exc:
+        raise ConfigError(f"cloud configuration: {exc}") from None
+
+    try:
+        conn.authorize()
+    except sdk_exc.SDKException as exc:
+        raise CloudUnreachable(f"Keystone: {_one_line(str(exc))}") from None
+    except ksa.ClientException as exc:
+        raise CloudUnreachable(f"Keystone: {_one_line(str(exc))}") from None
+
+    try:
+        resp = conn.image.get("/images", params={"limit": 1}, raise_exc=False)
+    except (ksa.ClientException, sdk_exc.SDKException) as exc:
+        raise CloudUnreachable(f"Glance: {_one_line(str(exc))}") from None
+    if resp.status_code != 200:
+        raise CloudUnreachable(f"Glance: GET /v2/images answered HTTP {resp.status_code}")
+    return conn
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def response_text(resp: Any) -> str:
+    """The useful part of an error body (Glance answers JSON or a small HTML page)."""
+    try:
+        body = resp.text
+    except Exception:  # noqa: BLE001 - a body we cannot read is just not shown
+        return ""
+    with contextlib.suppress(ValueError):
+        data = resp.json()
+        if isinstance(data, dict):
+            err = data.get("error") or data
+            if isinstance(err, dict) and "message" in err:
+                return _one_line(str(err["message"]))
+    body = re.sub(r"<title>.*?</title>", " ", body, flags=re.S | re.I)
+    return _one_line(html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+class GlanceApi:
+    """Glance image API v2 calls as one user. Unexpected HTTP status -> CheckFailed."""
+
+    def __init__(self, conn: Any) -> None:
+        self._image = conn.image
+
+    def _call(self, method: str, path: str, expect: Iterable[int], **kwargs: Any) -> Any:
+        kwargs.setdefault("raise_exc", False)
+        resp = self._image.request(path, method, **kwargs)
+        if resp.status_code not in tuple(expect):
+            detail = response_text(resp)
+            raise CheckFailed(
+                f"{method} /v2{path}: HTTP {resp.status_code}" + (f" {detail}" if detail else "")
+            )
+        return resp
+
+    def create_image(self, **attrs: Any) -> dict[str, Any]:
+        image: dict[str, Any] = self._call("POST", "/images", (201,), json=attrs).json()
+        return image
+
+    def get_image(self, image_id: str) -> dict[str, Any] | None:
+        resp = self._call("GET", f"/images/{image_id}", (200, 404))
+        if resp.status_code == 404:
+            return None
+        image: dict[str, Any] = resp.json()
+        return image
+
+    def list_images(self, **query: Any) -> list[dict[str, Any]]:
+        """Every image visible to this user matching ``query``, following pagination."""
+        params = dict(query)
+        params.setdefault("limit", 100)
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call("GET", "/images", (200,), params=params).json()
+            images = page.get("images", [])
+            found.extend(images)
+            if not images or "next" not in page:
+                return found
+            params["marker"] = images[-1]["id"]
+
+    def update_image(self, image_id: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        headers = {"Content-Type": PATCH_CONTENT_TYPE}
+        resp = self._call("PATCH", f"/images/{image_id}", (200,), json=ops, headers=headers)
+        image: dict[str, Any] = resp.json()
+        return image
+
+    def set_attributes(self, image_id: str, **attrs: Any) -> dict[str, Any]:
+        ops = [{"op": "replace", "path": f"/{k}", "value": v} for k, v in attrs.items()]
+        return self.update_image(image_id, ops)
+
+    def upload(self, image_id: str, body: Iterable[bytes], store: str | None = None) -> None:
+        """PUT the image data. ``body`` is streamed (send it with a len() for Content-Length)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if store:
+            headers["X-Image-Meta-Store"] = store
+        # No connect retry: a partly consumed body cannot be sent again.
+        self._call(
+            "PUT",
+            f"/images/{image_id}/file",
+            (204,),
+            data=body,
+            headers=headers,
+            connect_retries=0,
+        )
+
+    @contextlib.contextmanager
+    def download(self, image_id: str) -> Iterator[Any]:
+        """The streamed response of GET /file (status 200), closed on exit."""
+        resp = self._call("GET", f"/images/{image_id}/file", (200,), stream=True)
+        try:
+            yield resp
+        finally:
+            resp.close()
+
+    def download_status(self, image_id: str) -> int:
+        """Try to download: only the HTTP status matters, at most one chunk is read."""
+        resp = self._image.request(f"/images/{image_id}/file", "GET", raise_exc=False, stream=True)
+        try:
+            if resp.status_code == 200:
+                next(resp.iter_content(64 * 1024), b"")
+            return int(resp.status_code)
+        finally:
+            resp.close()
+
+    def deactivate(self, image_id: str) -> None:
+        self._call("POST", f"/images/{image_id}/actions/deactivate", (204,))
+
+    def reactivate(self, image_id: str) -> None:
+        self._call("POST", f"/images/{image_id}/actions/reactivate", (204,))
+
+    def add_member(self, image_id: str, project_id: str) -> dict[str, Any]:
+        member: dict[str, Any] = self._call(
+            "POST", f"/images/{image_id}/members", (200,), json={"member": project_id}
+        ).json()
+        return member
+
+    def set_member_status(self, image_id: str, project_id: str, status: str) -> dict[str, Any]:
+        member: dict[str, Any] = self._call(
+            "PUT", f"/images/{image_id}/members/{project_id}", (200,), json={"status": status}
+        ).json()
+        return member
+
+    def delete_member(self, image_id: str, project_id: str, missing_ok: bool = False) -> None:
+        expect = (204, 404) if missing_ok else (204,)
+        self._call("DELETE", f"/images/{image_id}/members/{project_id}", expect)
+
+    def delete_image(self, image_id: str, missing_ok: bool = False) -> bool:
+        """Delete; True if this call deleted it, False if it was already gone (missing_ok)."""
+        expect = (204, 404) if missing_ok else (204,)
+        return bool(self._call("DELETE", f"/images/{image_id}", expect).status_code == 204)
+
+    def stores(self) -> list[str] | None:
+        """Store ids of a multi-store Glance, or None when multiple stores are not enabled."""
+        resp = self._call("GET", "/info/stores", (200, 404))
+        if resp.status_code == 404:
+            return None
+        return [str(s["id"]) for s in resp.json().get("stores", [])]
+
+
+@dataclass
+class TempUser:
+    """A temporary project with one user holding a role on it."""
+
+    name: str
+    project_id: str
+    user_id: str
+    password: str = field(repr=False)
+    #: Glance as this user.
+    api: GlanceApi = field(repr=False)
+
+
+def admin_domain_id(admin: Any) -> str:
+    """The domain of the admin's project: temporary projects and users go there."""
+    project = admin.identity.get_project(admin.current_project_id)
+    return str(project.domain_id)
+
+
+def user_connection(admin: Any, *, user_id: str, password: str, project_id: str) -> Any:
+    """A Connection as another (password) user, with every other setting of the admin's."""
+    import openstack.config  # noqa: PLC0415
+    import openstack.connection  # noqa: PLC0415
+
+    params = copy.deepcopy(admin.config.config)
+    params.pop("profile", None)
+    auth_url = params.get("auth", {}).get("auth_url") or admin.session.auth.auth_url
+    params["auth_type"] = "password"
+    params["auth"] = {
+        "auth_url": auth_url,
+        "user_id": user_id,
+        "password": password,
+        "project_id": project_id,
+    }
+    config = openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False)
+    region = config.get_one(**params)
+    return openstack.connection.Connection(config=region)
+
+
+def create_temp_user(
+    admin: Any, name: str, domain_id: str, role: str, push_cleanup: Any
+) -> TempUser:
+    """Project ``name`` + user ``name`` with ``role`` on it; undo registered at each step."""
+    identity = admin.identity
+    project = identity.create_project(
+        name=name, domain_id=domain_id, description="temporary, made by glance-verify"
+    )
+    push_cleanup(
+        f"delete project {name}",
+        lambda: identity.delete_project(project.id, ignore_missing=True),
+    )
+    password = secrets.token_urlsafe(24)
+    user = identity.create_user(
+        name=name, domain_id=domain_id, password=password, default_project_id=project.id
+    )
+    push_cleanup(
+        f"delete user {name}",
+        lambda: identity.delete_user(user.id, ignore_missing=True),
+    )
+    role_obj = identity.find_role(role, ignore_missing=True)
+    if role_obj is None:
+        raise CheckFailed(f"Keystone has no role {role!r}")
+    identity.assign_project_role_to_user(project.id, user.id, role_obj.id)
+    conn = user_connection(admin, user_id=user.id, password=password, project_id=project.id)
+    return TempUser(name, str(project.id), str(user.id), password, GlanceApi(conn))

@@ -1,0 +1,27 @@
+"""Typed exceptions. Library code raises these; only ``cli.main`` maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class VerifyError(Exception):
+    """Base class of the verifier's own errors."""
+
+
+class CheckFailed(VerifyError):
+    """A verification check did not hold (exit code 1)."""
+
+
+class ConfigError(VerifyError):
+    """Bad usage, input or configuration (exit code 2)."""
+
+
+class CloudUnreachable(VerifyError):
+    """The cloud could not be reached or authenticated (exit code 3)."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException so that no ``except Exception`` swallows it."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name

@@ -1,0 +1,37 @@
+"""The validated settings of one run (built by the CLI from its arguments)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glance_verify.db import DbUrl
+from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
+
+DEFAULT_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Options:
+    cloud: str | None = None
+    image_file: str | None = None
+    image_url: str = DEFAULT_IMAGE_URL
+    cache_dir: Path = field(default_factory=lambda: Path(DEFAULT_CACHE_DIR).expanduser())
+    fallback: bool = True
+    name_prefix: str = "glance-verify"
+    disk_format: str = "qcow2"
+    container_format: str = "bare"
+    visibility: str = "public"
+    store: str | None = None
+    hash_algo: str = "sha512"
+    expect_hash: tuple[str, str] | None = None
+    db_url: DbUrl | None = None
+    store_path: Path | None = None
+    member_role: str = "member"
+    skip: frozenset[str] = frozenset()
+    json_path: Path | None = None
+    junit_path: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    keep: bool = False
+    quiet: bool = False
+    debug: bool = False
