@@ -110,7 +110,7 @@ def test_clouds_yaml_is_valid_yaml_with_the_admin_cloud() -> None:
     text = render(
         "openstack_client",
         "clouds.yaml.j2",
-        openstack_admin_password='pa"ss: #1',
+        openstack_client_admin_password='pa"ss: #1',
     )
     cloud = yaml.safe_load(text)["clouds"]["glance-lab-admin"]
     assert cloud["auth"]["password"] == 'pa"ss: #1'
@@ -120,7 +120,7 @@ def test_clouds_yaml_is_valid_yaml_with_the_admin_cloud() -> None:
 
 
 def test_openrc_exports_what_the_lab_notes_source() -> None:
-    text = render("openstack_client", "admin-openrc.j2", openstack_admin_password="a b'c")
+    text = render("openstack_client", "admin-openrc.j2", openstack_client_admin_password="a b'c")
     exports = dict(
         line.removeprefix("export ").split("=", 1)
         for line in text.splitlines()
