@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Every check a fresh Debian 12 machine can run (`make test`, and CI via .ci/run).
+#
+#   scripts/test.sh                  all stages
+#   scripts/test.sh static unit      only those (plus their prerequisites)
+#   TEST_STAGES="ruff mypy" scripts/test.sh
+#
+# Stages, in order (a group name selects all of its stages):
+#   deps                 scripts/install-test-deps.sh (apt: podman, runc, debootstrap, ...)
+#   bootstrap            scripts/bootstrap.sh --dev (the .venv with the test tooling)
+#   images               scripts/build-images.sh (cached controller images)
+#   static = yamllint ansible-lint ruff mypy syntax
+#   unit                 pytest tests/unit
+#   molecule = molecule-default molecule-nosystemd
+#
+# bootstrap always runs (it is a no-op when .venv is up to date); deps and images
+# run whenever a molecule stage is selected. A failed stage does not stop the
+# others, except that stages needing a failed prerequisite are skipped. A stage
+# whose inputs do not exist yet (no src/, no playbooks) fails and says so.
+# Output of the molecule runs goes to reports/molecule-<scenario>.log; its tail
+# is printed when it fails. Exit status: non-zero when any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+reports=$root/reports
+venv=${GLANCE_LAB_VENV:-$root/.venv}
+mkdir -p "$reports"
+
+export PATH=$venv/bin:$PATH
+export ANSIBLE_CONFIG=${ANSIBLE_CONFIG:-$root/ansible.cfg}
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/molecule/containers.conf}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+molecule_timeout=${MOLECULE_TIMEOUT:-2400}  # seconds per scenario
+
+all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit molecule-default molecule-nosystemd)
+declare -A groups=(
+  [static]="yamllint ansible-lint ruff mypy syntax"
+  [molecule]="molecule-default molecule-nosystemd"
+  [all]="${all_stages[*]}"
+)
+
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+# --- selection ---------------------------------------------------------------------
+requested=("$@")
+((${#requested[@]})) || read -r -a requested <<<"${TEST_STAGES:-all}"
+declare -A want=()
+for r in "${requested[@]}"; do
+  case $r in
+    -h | --help) usage; exit 0 ;;
+  esac
+  if [[ -n ${groups[$r]:-} ]]; then
+    for s in ${groups[$r]}; do want[$s]=1; done
+  elif [[ " ${all_stages[*]} " == *" $r "* ]]; then
+    want[$r]=1
+  else
+    echo "test.sh: unknown stage '$r' (stages: ${all_stages[*]}; groups: ${!groups[*]})" >&2
+    exit 2
+  fi
+done
+want[bootstrap]=1
+if [[ -n ${want[molecule-default]:-}${want[molecule-nosystemd]:-} ]]; then
+  want[deps]=1 want[images]=1
+fi
+
+# --- bookkeeping -------------------------------------------------------------------
+declare -A status=() seconds=() note=()
+order=()
+say() { printf '\n==> %s\n' "$*"; }
+fail_input() { echo "FAIL: $*"; return 1; }
+
+run_stage() {  # name function [prerequisite...]
+  local name=$1 fn=$2 pre start rc
+  shift 2
+  [[ -n ${want[$name]:-} ]] || return 0
+  order+=("$name")
+  for pre in "$@"; do
+    if [[ ${status[$pre]:-} != PASS ]]; then
+      status[$name]=SKIP seconds[$name]=0 note[$name]="needs $pre (${status[$pre]:-not run})"
+      say "$name: SKIP, ${note[$name]}"
+      return 0
+    fi
+  done
+  say "$name"
+  start=$SECONDS
+  "$fn"
+  rc=$?
+  seconds[$name]=$((SECONDS - start))
+  if ((rc == 0)); then status[$name]=PASS; else status[$name]=FAIL note[$name]="exit $rc"; fi
+  say "$name: ${status[$name]} (${seconds[$name]} s)"
+}
+
+# --- stages --------------------------------------------------------------------------
+stage_deps() { scripts/install-test-deps.sh; }
+stage_bootstrap() { scripts/bootstrap.sh --dev; }
+stage_images() { scripts/build-images.sh; }
+stage_yamllint() { yamllint .; }  # line-length is a warning (.yamllint), errors fail
+stage_ansible_lint() {
+  [[ -d roles && -n $(ls -A roles 2>/dev/null) ]] || fail_input "roles/ is empty: nothing to lint yet" || return
+  ansible-lint --profile production
+}
+stage_ruff() {
+  local paths=() p
+  for p in src tests; do [[ -d $p ]] && paths+=("$p"); done
+  [[ -d src ]] || fail_input "src/ does not exist yet (the verifier package)" || return
+  ruff check "${paths[@]}" && ruff format --check "${paths[@]}"
+}
+stage_mypy() {
+  [[ -d src ]] || fail_input "src/ does not exist yet (the verifier package)" || return
+  mypy --strict src
+}
+stage_syntax() {
+  local books=(playbooks/*.yml) pb rc=0
+  [[ -e ${books[0]} ]] || fail_input "no playbooks in playbooks/ yet" || return
+  [[ -e inventory/aio ]] || fail_input "inventory/aio does not exist yet" || return
+  for pb in "${books[@]}"; do
+    echo "-- $pb"
+    ansible-playbook --syntax-check -i inventory/aio "$pb" || rc=1
+  done
+  return $rc
+}
+stage_unit() {
+  local rc
+  [[ -d tests/unit ]] || fail_input "tests/unit does not exist yet" || return
+  pytest -p no:cacheprovider -q --junitxml="$reports/junit-unit.xml" tests/unit
+  rc=$?
+  ((rc == 5)) && echo "FAIL: pytest collected no unit tests (exit 5)"
+  return $rc
+}
+
+# Per-action durations from the timestamped log: "[scenario > action] Executing".
+molecule_timings() {
+  awk '
+    function secs(t) { split(t, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+    match($0, /\[[^]]+ > [a-z_]+\] (Executing|Executed)/) {
+      split(substr($0, RSTART + 1), p, "]"); split(p[1], q, " > "); action = q[2]
+      if ($0 ~ /Executing/) { start = secs($1) } else {
+        d = secs($1) - start; if (d < 0) d += 86400
+        printf "    %-12s %4d s  %s\n", action, d, ($0 ~ /Successful/ ? "ok" : "FAILED")
+      }
+    }' "$1"
+}
+
+run_molecule() {  # scenario
+  local scenario=$1 log=$reports/molecule-$1.log rc
+  [[ -f playbooks/site.yml ]] || fail_input "playbooks/site.yml does not exist yet: nothing to converge" || return
+  echo "log: $log (progress below; timeout ${molecule_timeout} s)"
+  # No colours in the log; timestamps for the per-action timings.
+  NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
+    timeout -k 60 "$molecule_timeout" molecule test -s "$scenario" </dev/null 2>&1 \
+    | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done \
+    | tee "$log" | grep --line-buffered -E '\] Execut(ing|ed)' | sed -u 's/^/  /'
+  rc=${PIPESTATUS[0]}
+  echo "  per action:"
+  molecule_timings "$log"
+  if ((rc != 0)); then
+    ((rc == 124)) && echo "FAIL: molecule test -s $scenario timed out after ${molecule_timeout} s"
+    echo "---- last 80 lines of $log ----"
+    tail -n 80 "$log"
+    echo "---- end of $log ----"
+  fi
+  return "$rc"
+}
+stage_molecule_default() { run_molecule default; }
+stage_molecule_nosystemd() { run_molecule nosystemd; }
+
+# --- run -----------------------------------------------------------------------------
+total_start=$SECONDS
+run_stage deps stage_deps
+run_stage bootstrap stage_bootstrap
+run_stage images stage_images deps
+run_stage yamllint stage_yamllint bootstrap
+run_stage ansible-lint stage_ansible_lint bootstrap
+run_stage ruff stage_ruff bootstrap
+run_stage mypy stage_mypy bootstrap
+run_stage syntax stage_syntax bootstrap
+run_stage unit stage_unit bootstrap
+run_stage molecule-default stage_molecule_default bootstrap images
+run_stage molecule-nosystemd stage_molecule_nosystemd bootstrap images
+
+# --- summary -------------------------------------------------------------------------
+passed=0 failed=0 skipped=0
+printf '\n%-20s %-6s %8s  %s\n' STAGE RESULT SECONDS NOTE
+for name in "${order[@]}"; do
+  printf '%-20s %-6s %8s  %s\n' "$name" "${status[$name]}" "${seconds[$name]}" "${note[$name]:-}"
+  case ${status[$name]} in
+    PASS) ((passed++)) ;;
+    FAIL) ((failed++)) ;;
+    *) ((skipped++)) ;;
+  esac
+done
+printf '%-20s %-6s %8s\n' total "" "$((SECONDS - total_start))"
+echo
+if ((skipped)); then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+((failed == 0 && skipped == 0))
