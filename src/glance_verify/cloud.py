@@ -227,6 +227,14 @@ class GlanceApi:
         ).json()
         return member
 
+    def get_member(self, image_id: str, project_id: str) -> dict[str, Any] | None:
+        """The membership, or None (no such member, or the image is not shared any more)."""
+        resp = self._call("GET", f"/images/{image_id}/members/{project_id}", (200, 403, 404))
+        if resp.status_code != 200:
+            return None
+        member: dict[str, Any] = resp.json()
+        return member
+
     def delete_member(self, image_id: str, project_id: str, missing_ok: bool = False) -> None:
         expect = (204, 404) if missing_ok else (204,)
         self._call("DELETE", f"/images/{image_id}/members/{project_id}", expect)

@@ -291,7 +291,9 @@ def _share_checks(ctx: Context, user: TempUser) -> None:
     member = api.add_member(image_id, project)
 
     def remove_member() -> None:
-        if not ctx.deleted and ctx.image_exists():
+        # Glance manages members only while the image is shared; step share removes the
+        # member itself, so this only acts when it stopped half-way.
+        if not ctx.deleted and api.get_member(image_id, project) is not None:
             api.delete_member(image_id, project, missing_ok=True)
 
     ctx.cleanup.push(f"remove member {user.name} from the image", remove_member)
@@ -315,6 +317,10 @@ def step_share(ctx: Context) -> str:
     try:
         _share_checks(ctx, user)
     except BaseException:
+        # Leave the image as asked for: member gone first (only possible while shared),
+        # then the visibility back.
+        with contextlib.suppress(Exception):
+            ctx.api.delete_member(ctx.image, user.project_id, missing_ok=True)
         with contextlib.suppress(Exception):
             ctx.api.set_attributes(ctx.image, visibility=ctx.opts.visibility)
         raise

@@ -51,6 +51,7 @@ class FakeGlance:
     tamper_download: Callable[[bytes], bytes] | None = None
     wrong_recorded_hash: bool = False
     deactivation_ignored: bool = False
+    shared_hidden_from_members: bool = False
     upload_consumed: list[int] = field(default_factory=list)
 
     def view(self, project: str = ADMIN_PROJECT, admin: bool = True) -> FakeApi:
@@ -109,7 +110,10 @@ class FakeApi:
                 self.admin
                 or image["owner"] == self.project
                 or image["visibility"] == "public"
-                or self.g.members.get((image["id"], self.project)) == "accepted"
+                or (
+                    self.g.members.get((image["id"], self.project)) == "accepted"
+                    and not self.g.shared_hidden_from_members
+                )
             ):
                 continue
             found.append(dict(image))
@@ -180,7 +184,17 @@ class FakeApi:
         self.g.members[(image_id, project_id)] = status
         return {"member_id": project_id, "status": status}
 
+    def get_member(self, image_id: str, project_id: str) -> dict[str, Any] | None:
+        image = self.g.images.get(image_id)
+        status = self.g.members.get((image_id, project_id))
+        if image is None or image["visibility"] != "shared" or status is None:
+            return None
+        return {"member_id": project_id, "status": status}
+
     def delete_member(self, image_id: str, project_id: str, missing_ok: bool = False) -> None:
+        # Like Glance: members can only be managed while the image is shared.
+        if self._get(image_id)["visibility"] != "shared":
+            raise CheckFailed("HTTP 403 Not allowed to delete members for image")
         if self.g.members.pop((image_id, project_id), None) is None and not missing_ok:
             raise CheckFailed("HTTP 404")
 

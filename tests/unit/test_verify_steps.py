@@ -120,12 +120,29 @@ def test_keep_leaves_the_image_active_and_owned_by_the_admin(
     run = run_steps(ctx)
     st = statuses(run)
     assert st["delete"] == "skip"
-    assert run.ok
+    assert run.ok, [(c.description, c.error) for c in run.cleanup if not c.ok]
     image = fake_glance.images[ctx.image]
     assert image["status"] == "active"
     assert image["owner"] == "admin-project"
     assert image["visibility"] == "public"
     assert ctx.created_users == []
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_share_failing_half_way_leaves_no_member_and_the_asked_visibility(
+    make_context: MakeContext, fake_glance: FakeGlance, keep: bool
+) -> None:
+    fake_glance.shared_hidden_from_members = True
+    ctx = make_context(keep=keep)
+    run = run_steps(ctx)
+    assert statuses(run)["share"] == "fail"
+    assert "not in the member project's image list" in next(
+        r.detail for r in run.steps if r.name == "share"
+    )
+    assert run.cleanup_ok, [(c.description, c.error) for c in run.cleanup if not c.ok]
+    assert fake_glance.members == {}
+    if keep:
+        assert fake_glance.images[ctx.image]["visibility"] == "public"
 
 
 def test_skip_deactivate_skips_reactivate_too(make_context: MakeContext) -> None:
