@@ -294,7 +294,13 @@ def create_temp_user(
     admin: Any, name: str, domain_id: str, role: str, push_cleanup: Any
 ) -> TempUser:
     """Project ``name`` + user ``name`` with ``role`` on it; undo registered at each step."""
+    import openstack.exceptions as sdk_exc  # noqa: PLC0415
+
     identity = admin.identity
+    try:
+        role_obj = identity.find_role(role, ignore_missing=False)
+    except sdk_exc.NotFoundException:
+        raise ConfigError(f"--member-role {role}: Keystone has no such role") from None
     project = identity.create_project(
         name=name, domain_id=domain_id, description="temporary, made by glance-verify"
     )
@@ -310,9 +316,6 @@ def create_temp_user(
         f"delete user {name}",
         lambda: identity.delete_user(user.id, ignore_missing=True),
     )
-    role_obj = identity.find_role(role, ignore_missing=True)
-    if role_obj is None:
-        raise CheckFailed(f"Keystone has no role {role!r}")
     identity.assign_project_role_to_user(project.id, user.id, role_obj.id)
     conn = user_connection(admin, user_id=user.id, password=password, project_id=project.id)
     return TempUser(name, str(project.id), str(user.id), password, GlanceApi(conn))
