@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -13,7 +14,7 @@ from typing import NoReturn, TextIO
 
 from glance_verify import __version__
 from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
-from glance_verify.db import ImageDatabase, mask_url, parse_db_url
+from glance_verify.db import DbUrl, ImageDatabase, mask_url, parse_db_url
 from glance_verify.errors import CloudUnreachable, ConfigError
 from glance_verify.hashing import check_algorithm, parse_expected_hash
 from glance_verify.options import DEFAULT_TIMEOUT, Options
@@ -62,8 +63,9 @@ def _epilog() -> str:
         "  or named by OS_CLIENT_CONFIG_FILE), else the OS_* environment variables",
         "  (OS_CLOUD, or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ...).",
         "  The credentials need the admin role.",
-        f"  --db-url may also come from ${DB_URL_ENV} (keeps the password off the",
-        "  command line); its password is masked in every output.",
+        "  The database password is masked in every output. To keep it off the command",
+        "  line (which other local users can read), give --db-url without it and",
+        "  --db-password-file FILE (or - for stdin), or export $GLANCE_VERIFY_DB_URL.",
         "",
         "exit codes:",
         "  0  every check passed (and everything created was removed)",
@@ -157,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"deleted image's row (default: ${DB_URL_ENV})",
     )
     chk.add_argument(
+        "--db-password-file",
+        metavar="FILE",
+        help="read the database password from the first line of FILE ('-': stdin); "
+        "--db-url then carries none",
+    )
+    chk.add_argument(
         "--store-path",
         metavar="DIR",
         help="the file store's directory (filesystem_store_datadir) when it is local: "
@@ -198,16 +206,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def options_from_args(args: argparse.Namespace) -> Options:
-    """Validate everything that can be checked before touching the cloud."""
+def skip_set(items: Sequence[str]) -> frozenset[str]:
+    """--skip values: repeatable and comma-separated, each a skippable step's name."""
     skip: set[str] = set()
-    for item in args.skip:
+    for item in items:
         for name in filter(None, (s.strip() for s in item.split(","))):
             if name not in SKIPPABLE:
                 raise ConfigError(
                     f"--skip {name}: not a step that can be skipped ({', '.join(SKIPPABLE)})"
                 )
             skip.add(name)
+    return frozenset(skip)
+
+
+def db_url_from_args(url: str | None, password_file: str | None) -> DbUrl | None:
+    db_url = parse_db_url(url) if url else None
+    if password_file:
+        if db_url is None:
+            raise ConfigError("--db-password-file needs --db-url")
+        if db_url.password:
+            raise ConfigError("--db-url already has a password; drop it or --db-password-file")
+        db_url = dataclasses.replace(db_url, password=read_password(password_file))
+    return db_url
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    """Validate everything that can be checked before touching the cloud."""
+    skip = skip_set(args.skip)
     if not NAME_PREFIX.match(args.name_prefix):
         raise ConfigError(
             f"--name-prefix {args.name_prefix!r}: use up to 40 letters, digits, '.', '_', '-'"
@@ -223,7 +248,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         store_path = Path(args.store_path)
         if not store_path.is_dir():
             raise ConfigError(f"--store-path {args.store_path}: not a directory")
-    db_url = parse_db_url(args.db_url) if args.db_url else None
+    db_url = db_url_from_args(args.db_url, args.db_password_file)
     hash_algo = check_algorithm(args.hash_algo)
     expect_hash = parse_expected_hash(args.expect_hash) if args.expect_hash else None
     json_path = Path(args.json) if args.json else None
@@ -248,7 +273,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         db_url=db_url,
         store_path=store_path,
         member_role=args.member_role,
-        skip=frozenset(skip),
+        skip=skip,
         json_path=json_path,
         junit_path=junit_path,
         timeout=args.timeout,
@@ -256,6 +281,22 @@ def options_from_args(args: argparse.Namespace) -> Options:
         quiet=args.quiet,
         debug=args.debug,
     )
+
+
+def read_password(name: str, stdin: TextIO | None = None) -> str:
+    """The first line of a file, or of stdin for ``-``, without its line end."""
+    try:
+        if name == "-":
+            line = (stdin if stdin is not None else sys.stdin).readline()
+        else:
+            with Path(name).open(encoding="utf-8") as handle:
+                line = handle.readline()
+    except OSError as exc:
+        raise ConfigError(f"--db-password-file {name}: {exc.strerror}") from None
+    password = line.rstrip("\r\n")
+    if not password:
+        raise ConfigError(f"--db-password-file {name}: empty")
+    return password
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:

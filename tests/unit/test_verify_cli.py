@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from pathlib import Path
 
@@ -225,3 +226,45 @@ def test_unreachable_keystone_is_exit_3(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("glance-verify: error: Keystone:")
     assert "Traceback" not in err and SECRET not in err
+
+
+# --- the database password off the command line ----------------------------------------------
+
+
+def test_db_password_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "glance_db_password"
+    secret_file.write_text(f"{SECRET}\n")
+    opts = parse_args(
+        ["--db-url", "mysql+pymysql://glance@db/glance", "--db-password-file", str(secret_file)]
+    )
+    assert opts.db_url is not None
+    assert opts.db_url.password == SECRET
+    assert SECRET not in repr(opts)
+
+
+def test_db_password_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{SECRET}\nignored\n"))
+    opts = parse_args(["--db-url", "mysql+pymysql://glance@db/glance", "--db-password-file", "-"])
+    assert opts.db_url is not None and opts.db_url.password == SECRET
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--db-password-file", "/etc/hostname"], "needs --db-url"),
+        (
+            ["--db-url", "mysql+pymysql://glance:x@db/glance", "--db-password-file", "/dev/null"],
+            "already has a password",
+        ),
+        (["--db-url", "mysql+pymysql://glance@db/glance", "--db-password-file", "/nope"], "/nope"),
+        (
+            ["--db-url", "mysql+pymysql://glance@db/glance", "--db-password-file", "/dev/null"],
+            "empty",
+        ),
+    ],
+)
+def test_db_password_file_errors(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, _out, err = run_main(capsys, *argv)
+    assert_one_line_usage_error(code, err, needle)
