@@ -15,9 +15,7 @@ SECRETS = {
 
 
 def glance_conf(**overrides: object):  # type: ignore[no-untyped-def]
-    return render_ini(
-        "glance", "etc/glance/glance-api.conf.j2", **{**SECRETS, **overrides}
-    )
+    return render_ini("glance", "etc/glance/glance-api.conf.j2", **{**SECRETS, **overrides})
 
 
 def test_glance_database_connection_is_pymysql_to_glance() -> None:
