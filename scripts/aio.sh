@@ -18,6 +18,6 @@ timed() {  # timed LABEL CMD...: run, remember the seconds it took
 }
 
 summary=()
-trap 'printf "\n%s\n" "${summary[@]}"' EXIT
+trap 'printf "\n"; printf "%s\n" "${summary[@]}"' EXIT
 timed converge ansible-playbook -i "$inventory" playbooks/site.yml "$@"
 timed verify ansible-playbook -i "$inventory" playbooks/verify.yml "$@"
