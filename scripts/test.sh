@@ -136,7 +136,8 @@ molecule_timings() {
       split(substr($0, RSTART + 1), p, "]"); split(p[1], q, " > "); action = q[2]
       if ($0 ~ /Executing/) { start = secs($1) } else {
         d = secs($1) - start; if (d < 0) d += 86400
-        printf "    %-12s %4d s  %s\n", action, d, ($0 ~ /Successful/ ? "ok" : "FAILED")
+        st = $0; sub(/.*Executed: /, "", st)
+        printf "    %-12s %4d s  %s\n", action, d, st
       }
     }' "$1"
 }
@@ -145,9 +146,11 @@ run_molecule() {  # scenario
   local scenario=$1 log=$reports/molecule-$1.log rc
   [[ -f playbooks/site.yml ]] || fail_input "playbooks/site.yml does not exist yet: nothing to converge" || return
   echo "log: $log (progress below; timeout ${molecule_timeout} s)"
-  # No colours in the log; timestamps for the per-action timings.
+  # No colours in the log (molecule colours some lines anyway: stripped);
+  # timestamps for the per-action timings.
   NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
     timeout -k 60 "$molecule_timeout" molecule test -s "$scenario" </dev/null 2>&1 \
+    | sed -u 's/\x1b\[[0-9;]*m//g' \
     | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done \
     | tee "$log" | grep --line-buffered -E '\] Execut(ing|ed)' | sed -u 's/^/  /'
   rc=${PIPESTATUS[0]}

@@ -34,5 +34,8 @@ def test_port_listening(listening_ports: set[int], package: str, process: str, p
 
 
 def test_keystone_runs_under_uwsgi(host: testinfra.host.Host) -> None:
-    uwsgi = [p for p in host.process.filter(comm="uwsgi") if "keystone" in p.args]
+    # Debian's uwsgi binary shows up as uwsgi_python311 (comm), not uwsgi.
+    uwsgi = [
+        p for p in host.process.filter() if p.comm.startswith("uwsgi") and "keystone" in p.args
+    ]
     assert uwsgi, "keystone is not served by uwsgi"
