@@ -1,0 +1,152 @@
+"""Bad input stops the playbooks in preflight, before any host changes.
+
+Each case writes an inventory (this host, local connection) with one invalid
+setting and runs the real `playbooks/site.yml`. The run must fail inside the
+preflight play, report changed=0, and print a message that names the
+variable. The runs use --check as a second guard: should a check ever go
+missing, the host is still not changed (and the test fails because the run
+reached a later play).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = ROOT / "playbooks" / "site.yml"
+PREFLIGHT_PLAY = "PLAY [Check the inventory before changing anything]"
+GROUPS = ("database", "memcached", "keystone", "glance")
+
+
+def write_inventory(
+    path: Path, credentials: Path, host_vars: dict[str, Any], groups: tuple[str, ...] = GROUPS
+) -> Path:
+    host = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "lab_address": "127.0.0.1",
+        "lab_credentials_dir": str(credentials),
+        **host_vars,
+    }
+    for key in [k for k, v in host.items() if v is None]:
+        del host[key]  # None means: leave the variable out
+    inventory = {
+        "all": {
+            "children": {
+                "lab": {"hosts": {"controller": host}},
+                **{group: {"children": {"lab": None}} for group in groups},
+            }
+        }
+    }
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def run_site(inventory: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
+    return subprocess.run(
+        [str(playbook_bin), "-i", str(inventory), "--check", str(PLAYBOOK)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+# (case id, host vars, extra inventory change, variable the message must name)
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("default-store-not-enabled", {"glance_default_store": "rbd"}, "glance_default_store"),
+    ("unknown-store", {"glance_stores": ["file", "ftp"]}, "glance_stores"),
+    ("no-stores", {"glance_stores": []}, "glance_stores"),
+    ("port-out-of-range", {"glance_bind_port": 70000}, "glance_bind_port"),
+    ("port-not-a-number", {"glance_bind_port": "ninety"}, "glance_bind_port"),
+    ("workers-not-a-number", {"glance_workers": "many"}, "glance_workers"),
+    ("stores-not-a-list", {"glance_stores": {"file": True}}, "glance_stores"),
+    (
+        "keystone-url-bad-scheme",
+        {"glance_keystone_url": "ftp://127.0.0.1:5000"},
+        "glance_keystone_url",
+    ),
+    (
+        "keystone-url-with-path",
+        {"keystone_public_url": "http://127.0.0.1:5000/v3"},
+        "keystone_public_url",
+    ),
+    (
+        "endpoint-without-scheme",
+        {"glance_keystone_public_url": "controller:9292"},
+        "glance_keystone_public_url",
+    ),
+    (
+        "auth-url-without-v3",
+        {"openstack_client_admin_auth_url": "http://127.0.0.1:5000"},
+        "openstack_client_admin_auth_url",
+    ),
+    ("empty-region", {"keystone_region": ""}, "keystone_region"),
+    ("region-with-space", {"glance_keystone_region": "Region One"}, "glance_keystone_region"),
+    (
+        "memcached-without-port",
+        {"glance_memcached_servers": ["localhost"]},
+        "glance_memcached_servers",
+    ),
+    (
+        "relative-store-dir",
+        {"glance_filesystem_store_datadir": "images/"},
+        "glance_filesystem_store_datadir",
+    ),
+    ("store-dir-mode-not-octal", {"glance_store_dir_mode": "0999"}, "glance_store_dir_mode"),
+    ("wildcard-address", {"lab_address": "0.0.0.0"}, "lab_address"),  # noqa: S104 (the bad input)
+    ("relative-credentials-dir", {"lab_credentials_dir": "creds"}, "lab_credentials_dir"),
+    ("missing-credentials-dir", {"lab_credentials_dir": None}, "lab_credentials_dir"),
+    ("empty-db-password", {"glance_db_password": ""}, "glance_db_password"),
+    ("empty-keystone-password", {"glance_keystone_password": ""}, "glance_keystone_password"),
+    ("no-db-user-hosts", {"glance_db_user_hosts": []}, "glance_db_user_hosts"),
+    ("zero-uwsgi-processes", {"keystone_uwsgi_processes": 0}, "keystone_uwsgi_processes"),
+    ("zero-memcached-memory", {"memcached_memory_mb": 0}, "memcached_memory_mb"),
+]
+
+
+@pytest.mark.parametrize(
+    ("host_vars", "variable"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_fails_in_preflight(
+    tmp_path: Path, host_vars: dict[str, Any], variable: str
+) -> None:
+    inventory = write_inventory(tmp_path / "hosts.yml", tmp_path / "credentials", host_vars)
+    result = run_site(inventory)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert PREFLIGHT_PLAY in out, out[-3000:]
+    # The run stopped in preflight: no later play started, nothing changed.
+    assert "PLAY [MariaDB]" not in out, out[-3000:]
+    recap = re.findall(r"changed=(\d+)", out.split("PLAY RECAP", 1)[-1])
+    assert recap and all(n == "0" for n in recap), out[-3000:]
+    # The message names the variable that is wrong.
+    failure = out[out.index("fatal:") :] if "fatal:" in out else out
+    assert variable in failure, failure[-3000:]
+
+
+def test_missing_group_fails_in_preflight(tmp_path: Path) -> None:
+    groups = tuple(g for g in GROUPS if g != "glance")
+    inventory = write_inventory(tmp_path / "hosts.yml", tmp_path / "credentials", {}, groups)
+    result = run_site(inventory)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "PLAY [MariaDB]" not in out, out[-3000:]
+    assert "no host in group 'glance'" in out, out[-3000:]
