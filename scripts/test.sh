@@ -11,6 +11,7 @@
 #   images               scripts/build-images.sh (cached controller images)
 #   static = yamllint ansible-lint ruff mypy syntax
 #   unit                 pytest tests/unit
+#   badinput             pytest tests/badinput (bad inventories stop in preflight; no containers)
 #   molecule = molecule-default molecule-nosystemd
 #
 # bootstrap always runs (it is a no-op when .venv is up to date); deps and images
@@ -32,7 +33,7 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/molecule/containers.conf}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 molecule_timeout=${MOLECULE_TIMEOUT:-2400}  # seconds per scenario
 
-all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit molecule-default molecule-nosystemd)
+all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput molecule-default molecule-nosystemd)
 declare -A groups=(
   [static]="yamllint ansible-lint ruff mypy syntax"
   [molecule]="molecule-default molecule-nosystemd"
@@ -128,6 +129,15 @@ stage_unit() {
   return $rc
 }
 
+stage_badinput() {
+  local rc
+  [[ -d tests/badinput ]] || fail_input "tests/badinput does not exist yet" || return
+  pytest -p no:cacheprovider -q --junitxml="$reports/junit-badinput.xml" tests/badinput
+  rc=$?
+  ((rc == 5)) && echo "FAIL: pytest collected no bad-input tests (exit 5)"
+  return $rc
+}
+
 # Per-action durations from the timestamped log: "[scenario > action] Executing".
 molecule_timings() {
   awk '
@@ -178,6 +188,7 @@ run_stage ruff stage_ruff bootstrap
 run_stage mypy stage_mypy bootstrap
 run_stage syntax stage_syntax bootstrap
 run_stage unit stage_unit bootstrap
+run_stage badinput stage_badinput bootstrap
 run_stage molecule-default stage_molecule_default bootstrap images
 run_stage molecule-nosystemd stage_molecule_nosystemd bootstrap images
 
