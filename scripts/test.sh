@@ -120,23 +120,16 @@ stage_syntax() {
   done
   return $rc
 }
-stage_unit() {
-  local rc
-  [[ -d tests/unit ]] || fail_input "tests/unit does not exist yet" || return
-  pytest -p no:cacheprovider -q --junitxml="$reports/junit-unit.xml" tests/unit
+run_pytest() {  # suite-dir: pytest it, with a JUnit report; "no tests" is a failure
+  local dir=tests/$1 rc
+  [[ -d $dir ]] || fail_input "$dir does not exist yet" || return
+  pytest -p no:cacheprovider -q --junitxml="$reports/junit-$1.xml" "$dir"
   rc=$?
-  ((rc == 5)) && echo "FAIL: pytest collected no unit tests (exit 5)"
+  ((rc == 5)) && echo "FAIL: pytest collected no tests in $dir (exit 5)"
   return $rc
 }
-
-stage_badinput() {
-  local rc
-  [[ -d tests/badinput ]] || fail_input "tests/badinput does not exist yet" || return
-  pytest -p no:cacheprovider -q --junitxml="$reports/junit-badinput.xml" tests/badinput
-  rc=$?
-  ((rc == 5)) && echo "FAIL: pytest collected no bad-input tests (exit 5)"
-  return $rc
-}
+stage_unit() { run_pytest unit; }
+stage_badinput() { run_pytest badinput; }
 
 # Per-action durations from the timestamped log: "[scenario > action] Executing".
 molecule_timings() {
