@@ -12,7 +12,7 @@
 #   static = yamllint ansible-lint ruff mypy syntax
 #   unit                 pytest tests/unit
 #   badinput             pytest tests/badinput (bad inventories stop in preflight; no containers)
-#   molecule = molecule-default molecule-nosystemd
+#   molecule = molecule-default molecule-nosystemd molecule-storage
 #
 # bootstrap always runs (it is a no-op when .venv is up to date); deps and images
 # run whenever a molecule stage is selected. A failed stage does not stop the
@@ -33,10 +33,10 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/molecule/containers.conf}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 molecule_timeout=${MOLECULE_TIMEOUT:-2400}  # seconds per scenario
 
-all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput molecule-default molecule-nosystemd)
+all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput molecule-default molecule-nosystemd molecule-storage)
 declare -A groups=(
   [static]="yamllint ansible-lint ruff mypy syntax"
-  [molecule]="molecule-default molecule-nosystemd"
+  [molecule]="molecule-default molecule-nosystemd molecule-storage"
   [all]="${all_stages[*]}"
 )
 
@@ -60,7 +60,7 @@ for r in "${requested[@]}"; do
   fi
 done
 want[bootstrap]=1
-if [[ -n ${want[molecule-default]:-}${want[molecule-nosystemd]:-} ]]; then
+if [[ -n ${want[molecule-default]:-}${want[molecule-nosystemd]:-}${want[molecule-storage]:-} ]]; then
   want[deps]=1 want[images]=1
 fi
 
@@ -169,6 +169,7 @@ run_molecule() {  # scenario
 }
 stage_molecule_default() { run_molecule default; }
 stage_molecule_nosystemd() { run_molecule nosystemd; }
+stage_molecule_storage() { run_molecule storage; }
 
 # --- run -----------------------------------------------------------------------------
 total_start=$SECONDS
@@ -184,6 +185,7 @@ run_stage unit stage_unit bootstrap
 run_stage badinput stage_badinput bootstrap
 run_stage molecule-default stage_molecule_default bootstrap images
 run_stage molecule-nosystemd stage_molecule_nosystemd bootstrap images
+run_stage molecule-storage stage_molecule_storage bootstrap images
 
 # --- summary -------------------------------------------------------------------------
 passed=0 failed=0 skipped=0

@@ -74,6 +74,56 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("default-store-not-enabled", {"glance_default_store": "rbd"}, "glance_default_store"),
     ("unknown-store", {"glance_stores": ["file", "ftp"]}, "glance_stores"),
     ("no-stores", {"glance_stores": []}, "glance_stores"),
+    (
+        "backend-without-path",
+        {"glance_backends": [{"name": "fast", "default": True}]},
+        "glance_backends[0]",
+    ),
+    (
+        "two-default-backends",
+        {
+            "glance_backends": [
+                {"name": "fast", "path": "/var/lib/glance/images/", "default": True},
+                {"name": "bulk", "path": "/srv/glance/bulk", "default": True},
+            ]
+        },
+        "glance_backends",
+    ),
+    (
+        "no-default-backend",
+        {"glance_backends": [{"name": "fast", "path": "/var/lib/glance/images/"}]},
+        "glance_backends",
+    ),
+    (
+        "reserved-backend-name",
+        {
+            "glance_backends": [
+                {"name": "os_glance_mine", "path": "/var/lib/glance/images/", "default": True}
+            ]
+        },
+        "glance_backends[0]",
+    ),
+    (
+        "backends-strand-existing-images",
+        {"glance_backends": [{"name": "fast", "path": "/srv/glance/fast", "default": True}]},
+        "glance_filesystem_store_datadir",
+    ),
+    (
+        "http-backend-as-default",
+        {
+            "glance_backends": [
+                {"name": "fast", "path": "/var/lib/glance/images/"},
+                {"name": "web", "type": "http", "default": True},
+            ]
+        },
+        "glance_backends",
+    ),
+    ("quota-with-space", {"glance_user_storage_quota": "10 GB"}, "glance_user_storage_quota"),
+    (
+        "cache-max-size-zero",
+        {"glance_image_cache_enabled": True, "glance_image_cache_max_size": 0},
+        "glance_image_cache_max_size",
+    ),
     ("port-out-of-range", {"glance_bind_port": 70000}, "glance_bind_port"),
     ("port-not-a-number", {"glance_bind_port": "ninety"}, "glance_bind_port"),
     ("workers-not-a-number", {"glance_workers": "many"}, "glance_workers"),

@@ -19,13 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "roles"
 
 
+def _trusted(value: Any) -> Any:
+    """Mark strings from the role's own files as templates, as Ansible does."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    return value
+
+
 def role_vars(role: str, **overrides: Any) -> dict[str, Any]:
     """Defaults, then vars, then overrides, as Ansible layers them."""
     merged: dict[str, Any] = {"ansible_managed": "Ansible managed"}
     for name in ("defaults", "vars"):
         path = ROLES / role / name / "main.yml"
         if path.exists():
-            merged.update(yaml.safe_load(path.read_text()) or {})
+            merged.update(_trusted(yaml.safe_load(path.read_text()) or {}))
     merged.update(overrides)
     return merged
 
@@ -38,6 +49,12 @@ def render(role: str, template: str, **overrides: Any) -> str:
     result = templar.template(trust_as_template(source))
     assert isinstance(result, str)
     return result
+
+
+def role_var(role: str, name: str, **overrides: Any) -> Any:
+    """The value of one of the role's variables, templated as in a play."""
+    variables = role_vars(role, **overrides)
+    return Templar(loader=DataLoader(), variables=variables).template(variables[name])
 
 
 def render_ini(role: str, template: str, **overrides: Any) -> configparser.RawConfigParser:

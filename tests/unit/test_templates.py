@@ -6,7 +6,7 @@ import urllib.parse
 
 import yaml
 
-from templating import render, render_ini
+from templating import render, render_ini, role_var
 
 SECRETS = {
     "glance_db_password": "db-Secret/1$x",
@@ -130,3 +130,85 @@ def test_openrc_exports_what_the_lab_notes_source() -> None:
     assert exports["OS_IDENTITY_API_VERSION"] == "3"
     # Shell-quoted so that any password survives `source`.
     assert exports["OS_PASSWORD"] == "'a b'\"'\"'c'"
+
+
+BACKENDS = [
+    {"name": "fast", "path": "/srv/glance/fast/", "description": "Local SSD", "default": True},
+    {"name": "bulk", "path": "/var/lib/glance/images/"},
+    {"name": "web", "type": "http", "description": "Images served over HTTP"},
+]
+
+
+def test_glance_single_store_has_no_backends() -> None:
+    conf = glance_conf()
+    assert "enabled_backends" not in conf["DEFAULT"]
+    assert "default_backend" not in conf["glance_store"]
+    assert not conf.has_section("os_glance_staging_store")
+
+
+def own(conf, section: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A section's own options (configparser copies [DEFAULT] into each)."""
+    return {k: v for k, v in conf.items(section) if k not in conf.defaults()}
+
+
+def test_glance_multiple_backends_render_a_section_each() -> None:
+    conf = glance_conf(glance_backends=BACKENDS)
+    assert conf["DEFAULT"]["enabled_backends"] == "fast:file, bulk:file, web:http"
+    # The single-store options would be ignored (and confuse a reader).
+    assert own(conf, "glance_store") == {"default_backend": "fast"}
+    assert own(conf, "fast") == {
+        "filesystem_store_datadir": "/srv/glance/fast/",
+        "store_description": "Local SSD",
+    }
+    assert own(conf, "bulk") == {"filesystem_store_datadir": "/var/lib/glance/images/"}
+    assert own(conf, "web") == {"store_description": "Images served over HTTP"}
+    assert conf["os_glance_staging_store"]["filesystem_store_datadir"] == "/var/lib/glance/staging/"
+    assert (
+        conf["os_glance_tasks_store"]["filesystem_store_datadir"]
+        == "/var/lib/glance/tasks_work_dir/"
+    )
+
+
+def test_glance_directories_cover_every_backend_and_the_cache() -> None:
+    directories = role_var(
+        "glance",
+        "_glance_directories",
+        glance_backends=BACKENDS,
+        glance_image_cache_enabled=True,
+        glance_db_password="x",
+        glance_keystone_password="y",
+    )
+    assert directories == [
+        "/var/lib/glance/images",
+        "/var/lib/glance/lock",
+        "/srv/glance/fast",
+        "/var/lib/glance/staging",
+        "/var/lib/glance/tasks_work_dir",
+        "/var/lib/glance/image-cache",
+    ]
+
+
+def test_glance_quota_and_cache_are_off_by_default() -> None:
+    conf = glance_conf()
+    assert conf["DEFAULT"]["user_storage_quota"] == "0"
+    assert "image_cache_dir" not in conf["DEFAULT"]
+    assert "show_multiple_locations" not in conf["DEFAULT"]
+
+
+def test_glance_cache_switches_the_paste_flavor_and_sets_its_limits() -> None:
+    conf = glance_conf(
+        glance_image_cache_enabled=True,
+        glance_image_cache_max_size=1073741824,
+        glance_user_storage_quota="64MB",
+        glance_show_multiple_locations=True,
+    )
+    assert conf["paste_deploy"]["flavor"] == "keystone+cachemanagement"
+    assert conf["DEFAULT"]["image_cache_dir"] == "/var/lib/glance/image-cache/"
+    assert conf["DEFAULT"]["image_cache_max_size"] == "1073741824"
+    assert conf["DEFAULT"]["user_storage_quota"] == "64MB"
+    assert conf["DEFAULT"]["show_multiple_locations"] == "true"
+    cache = render_ini(
+        "glance", "etc/glance/glance-cache.conf.j2", glance_image_cache_max_size=1073741824
+    )
+    assert cache["DEFAULT"]["image_cache_dir"] == "/var/lib/glance/image-cache/"
+    assert cache["DEFAULT"]["image_cache_max_size"] == "1073741824"
