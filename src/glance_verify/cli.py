@@ -33,6 +33,7 @@ from glance_verify.source import (
     validate_url,
 )
 from glance_verify.steps import SKIPPABLE, STEPS, Context, StepResult, run_steps
+from glance_verify.storage import check_backends, parse_backend, parse_quota
 
 PROG = "glance-verify"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -176,6 +177,49 @@ def build_parser() -> argparse.ArgumentParser:
         default="member",
         help="Keystone role of the temporary users (default: %(default)s)",
     )
+    lab = p.add_argument_group(
+        "storage labs (each check runs only when its option is given: the deployment "
+        "enables that feature)"
+    )
+    lab.add_argument(
+        "--backend",
+        metavar="NAME[=DIR]",
+        action="append",
+        default=[],
+        help="a file backend of a multi-store Glance (enabled_backends), repeatable: "
+        "GET /v2/info/stores lists it; an upload to it lands there (stores, hashes, and "
+        "location file://DIR/<id> when DIR is given; DIR/<id> itself when DIR is local)",
+    )
+    lab.add_argument(
+        "--default-backend",
+        metavar="NAME",
+        help="GET /v2/info/stores must mark this backend as the default",
+    )
+    lab.add_argument(
+        "--quota",
+        metavar="SIZE",
+        help="Glance's user_storage_quota as configured (e.g. 64MB; KB/MB/GB/TB are "
+        "1024-based, plain digits are bytes): an upload of SIZE + 1 MiB is refused "
+        "(HTTP 413) and leaves nothing; a small upload still works",
+    )
+    lab.add_argument(
+        "--image-cache",
+        action="store_true",
+        help="Glance caches images (cache middleware): a downloaded image appears in the "
+        "cache listing, a second download is a cache hit, removing it via the API works",
+    )
+    lab.add_argument(
+        "--image-cache-dir",
+        metavar="DIR",
+        help="with --image-cache: Glance's image_cache_dir when it is local: also check "
+        "the cache file DIR/<id>",
+    )
+    lab.add_argument(
+        "--http-url",
+        metavar="URL",
+        help="an image file served over http that Glance's http store can read: register "
+        "it as an image location, download it through Glance, compare with the URL's bytes",
+    )
     run = p.add_argument_group("run")
     run.add_argument(
         "--skip",
@@ -249,6 +293,18 @@ def options_from_args(args: argparse.Namespace) -> Options:
         if not store_path.is_dir():
             raise ConfigError(f"--store-path {args.store_path}: not a directory")
     db_url = db_url_from_args(args.db_url, args.db_password_file)
+    backends = tuple(parse_backend(b) for b in args.backend)
+    check_backends(backends, args.default_backend)
+    quota = parse_quota(args.quota) if args.quota is not None else None
+    image_cache_dir = None
+    if args.image_cache_dir:
+        if not args.image_cache:
+            raise ConfigError("--image-cache-dir needs --image-cache")
+        image_cache_dir = Path(args.image_cache_dir)
+        if not image_cache_dir.is_dir():
+            raise ConfigError(f"--image-cache-dir {args.image_cache_dir}: not a directory")
+    if args.http_url is not None:
+        validate_url(args.http_url, "--http-url")
     hash_algo = check_algorithm(args.hash_algo)
     expect_hash = parse_expected_hash(args.expect_hash) if args.expect_hash else None
     json_path = Path(args.json) if args.json else None
@@ -272,6 +328,13 @@ def options_from_args(args: argparse.Namespace) -> Options:
         expect_hash=expect_hash,
         db_url=db_url,
         store_path=store_path,
+        backends=backends,
+        default_backend=args.default_backend,
+        quota=quota,
+        quota_text=args.quota,
+        image_cache=args.image_cache,
+        image_cache_dir=image_cache_dir,
+        http_url=args.http_url,
         member_role=args.member_role,
         skip=skip,
         json_path=json_path,

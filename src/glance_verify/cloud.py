@@ -125,6 +125,12 @@ def response_text(resp: Any) -> str:
     return _one_line(html.unescape(re.sub(r"<[^>]+>", " ", body)))
 
 
+def status_text(method: str, path: str, resp: Any) -> str:
+    """``PUT /v2/images/ID/file: HTTP 413 Image exceeds the storage quota: ...``."""
+    detail = response_text(resp)
+    return f"{method} /v2{path}: HTTP {resp.status_code}" + (f" {detail}" if detail else "")
+
+
 class GlanceApi:
     """Glance image API v2 calls as one user. Unexpected HTTP status -> CheckFailed."""
 
@@ -135,10 +141,7 @@ class GlanceApi:
         kwargs.setdefault("raise_exc", False)
         resp = self._image.request(path, method, **kwargs)
         if resp.status_code not in tuple(expect):
-            detail = response_text(resp)
-            raise CheckFailed(
-                f"{method} /v2{path}: HTTP {resp.status_code}" + (f" {detail}" if detail else "")
-            )
+            raise CheckFailed(status_text(method, path, resp))
         return resp
 
     def create_image(self, **attrs: Any) -> dict[str, Any]:
@@ -177,18 +180,32 @@ class GlanceApi:
 
     def upload(self, image_id: str, body: Iterable[bytes], store: str | None = None) -> None:
         """PUT the image data. ``body`` is streamed (send it with a len() for Content-Length)."""
+        status, text = self.try_upload(image_id, body, store)
+        if status != 204:
+            raise CheckFailed(text)
+
+    def try_upload(
+        self, image_id: str, body: Iterable[bytes], store: str | None = None
+    ) -> tuple[int, str]:
+        """PUT the image data and return (HTTP status, a line saying what came back).
+
+        Status 0: no answer, the connection broke while sending. A body with a len() is
+        sent with a Content-Length, any other iterable in chunked transfer encoding.
+        """
+        import keystoneauth1.exceptions as ksa  # noqa: PLC0415
+
         headers = {"Content-Type": "application/octet-stream"}
         if store:
             headers["X-Image-Meta-Store"] = store
-        # No connect retry: a partly consumed body cannot be sent again.
-        self._call(
-            "PUT",
-            f"/images/{image_id}/file",
-            (204,),
-            data=body,
-            headers=headers,
-            connect_retries=0,
-        )
+        path = f"/images/{image_id}/file"
+        try:
+            # No connect retry: a partly consumed body cannot be sent again.
+            resp = self._image.request(
+                path, "PUT", data=body, headers=headers, connect_retries=0, raise_exc=False
+            )
+        except ksa.ConnectionError as exc:
+            return 0, f"PUT /v2{path}: no answer, the connection broke: {_one_line(str(exc))}"
+        return int(resp.status_code), status_text("PUT", path, resp)
 
     @contextlib.contextmanager
     def download(self, image_id: str) -> Iterator[Any]:
@@ -246,10 +263,39 @@ class GlanceApi:
 
     def stores(self) -> list[str] | None:
         """Store ids of a multi-store Glance, or None when multiple stores are not enabled."""
-        resp = self._call("GET", "/info/stores", (200, 404))
+        info = self.store_info()
+        return None if info is None else [str(s["id"]) for s in info]
+
+    def store_info(self, detail: bool = False) -> list[dict[str, Any]] | None:
+        """``GET /v2/info/stores`` (or ``/detail``, admin only): one dict per store, e.g.
+        ``{"id": "fast", "default": "true", "type": "file", "properties": {"data_dir": ..}}``.
+
+        None when Glance has no enabled_backends (it answers 404).
+        """
+        path = "/info/stores/detail" if detail else "/info/stores"
+        resp = self._call("GET", path, (200, 404))
         if resp.status_code == 404:
             return None
-        return [str(s["id"]) for s in resp.json().get("stores", [])]
+        stores: list[dict[str, Any]] = resp.json().get("stores", [])
+        return stores
+
+    def add_location(self, image_id: str, url: str) -> dict[str, Any]:
+        """Append a location (JSON patch ``add /locations/-``); Glance's answer is the image."""
+        value = {"url": url, "metadata": {}}
+        return self.update_image(image_id, [{"op": "add", "path": "/locations/-", "value": value}])
+
+    def cached_images(self, path: str) -> list[dict[str, Any]] | None:
+        """The cache listing at ``/cache`` (Image API 2.14+) or ``/cached_images`` (the
+        cachemanage middleware): its ``cached_images`` records; None if Glance answers 404."""
+        resp = self._call("GET", path, (200, 404))
+        if resp.status_code == 404:
+            return None
+        images: list[dict[str, Any]] = resp.json().get("cached_images", [])
+        return images
+
+    def uncache_image(self, path: str, image_id: str) -> None:
+        """Remove an image from the cache: 204 on ``/cache/ID``, 200 on ``/cached_images/ID``."""
+        self._call("DELETE", f"{path}/{image_id}", (200, 204))
 
 
 @dataclass

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from glance_verify.db import DbUrl
 from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
 
 DEFAULT_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A named store of a multi-store Glance (``enabled_backends``), from ``--backend``."""
+
+    name: str
+    #: Its filesystem_store_datadir on the Glance host, when given (``NAME=DIR``).
+    directory: PurePosixPath | None = None
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,14 @@ class Options:
     expect_hash: tuple[str, str] | None = None
     db_url: DbUrl | None = None
     store_path: Path | None = None
+    backends: tuple[Backend, ...] = ()
+    default_backend: str | None = None
+    #: user_storage_quota in bytes, and as given (e.g. ``64MB``).
+    quota: int | None = None
+    quota_text: str | None = None
+    image_cache: bool = False
+    image_cache_dir: Path | None = None
+    http_url: str | None = None
     member_role: str = "member"
     skip: frozenset[str] = frozenset()
     json_path: Path | None = None

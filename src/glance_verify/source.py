@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -62,11 +62,11 @@ class SourceUnavailable(Exception):
     """The URL could not be fetched; the caller falls back."""
 
 
-def validate_url(url: str) -> str:
+def validate_url(url: str, option: str = "--image-url") -> str:
     """Accept http(s) URLs with a host; anything else is a usage error."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--image-url {url!r}: not an http(s) URL")
+        raise ConfigError(f"{option} {url!r}: not an http(s) URL")
     return url
 
 
@@ -101,26 +101,42 @@ def fetch(
     """Download ``url`` to ``dest`` (via ``dest.part`` and an atomic rename)."""
     part = dest.with_name(dest.name + ".part")
     try:
-        # The scheme was checked by validate_url: http or https only.
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-            total = int(response.headers.get("Content-Length") or 0)
-            callback = progress("download", total) if progress is not None else None
-            with part.open("wb") as out:
-                while chunk := response.read(CHUNK_SIZE):
-                    out.write(chunk)
-                    if callback is not None:
-                        callback(len(chunk))
+        with part.open("wb") as out:
+            for chunk in url_chunks(url, timeout=timeout, progress=progress):
+                out.write(chunk)
         if part.stat().st_size == 0:
             raise SourceUnavailable("empty response")
         part.replace(dest)
+    except OSError as exc:
+        raise SourceUnavailable(str(exc) or type(exc).__name__) from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def url_chunks(
+    url: str,
+    *,
+    timeout: float = FETCH_TIMEOUT,
+    progress: ProgressFactory | None = None,
+    label: str = "download",
+) -> Iterator[bytes]:
+    """The body of a GET of ``url``, streamed in CHUNK_SIZE pieces; SourceUnavailable when
+    it cannot be fetched (or the transfer breaks)."""
+    try:
+        # The scheme was checked by validate_url: http or https only.
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            total = int(response.headers.get("Content-Length") or 0)
+            callback = progress(label, total) if progress is not None else None
+            while chunk := response.read(CHUNK_SIZE):
+                if callback is not None:
+                    callback(len(chunk))
+                yield chunk
     except urllib.error.HTTPError as exc:
         raise SourceUnavailable(f"HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
         raise SourceUnavailable(str(exc.reason)) from None
     except (OSError, http.client.HTTPException) as exc:
         raise SourceUnavailable(str(exc) or type(exc).__name__) from None
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def find_qemu_img() -> str | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 from glance_verify.cleanup import CleanupResult, CleanupStack, SignalGuard
 from glance_verify.cloud import GlanceApi, TempUser, admin_domain_id, create_temp_user
@@ -25,13 +26,27 @@ from glance_verify.compare import (
     mismatch,
     queued_image_problems,
     require,
+    short,
 )
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError, Interrupted
 from glance_verify.hashing import CHUNK_SIZE, Digests, HashingReader, hash_chunks
-from glance_verify.options import Options
+from glance_verify.options import Backend, Options
 from glance_verify.progress import ProgressBar, human_bytes
-from glance_verify.source import ImageSource, remove_scratch, resolve_source
+from glance_verify.source import (
+    ImageSource,
+    SourceUnavailable,
+    remove_scratch,
+    resolve_source,
+    url_chunks,
+)
+from glance_verify.storage import (
+    MIB,
+    cache_entry,
+    generated_stream,
+    image_location_urls,
+    location_problems,
+)
 
 Status = Literal["pass", "fail", "skip"]
 #: The image property that step set-property writes and reads back.
@@ -39,6 +54,12 @@ PROPERTY_KEY = "glance_verify_check"
 #: States an image passes through on its way to active.
 TRANSIENT = frozenset({"queued", "saving", "importing", "uploading"})
 POLL_INTERVAL = 0.5
+#: How long the cache listing may lag behind a finished download (seconds, at most --timeout).
+CACHE_WAIT = 30.0
+#: The cache management APIs of Glance Zed, preferred first: ``/v2/cache`` (Image API 2.14,
+#: always routed) and ``/v2/cached_images`` (the ``cachemanage`` paste filter).
+CACHE_PATHS = ("/cache", "/cached_images")
+T = TypeVar("T")
 
 
 @dataclass
@@ -168,20 +189,25 @@ def wait_for_status(api: GlanceApi, image_id: str, want: str, timeout: float) ->
         time.sleep(POLL_INTERVAL)
 
 
-def step_upload(ctx: Context) -> str:
+def _upload_source(ctx: Context, image_id: str, store: str | None, label: str) -> Digests:
+    """Stream the source file to the image, hashing it on the way: its digests."""
     source = ctx.source
     if source is None:
         raise CheckFailed("no image source")
-    opts = ctx.opts
-    with source.path.open("rb") as handle, ctx.progress("upload", source.size) as bar:
-        reader = HashingReader(handle, source.size, opts.hash_algo, progress=bar)
+    with source.path.open("rb") as handle, ctx.progress(label, source.size) as bar:
+        reader = HashingReader(handle, source.size, ctx.opts.hash_algo, progress=bar)
         try:
-            ctx.api.upload(ctx.image, reader, store=opts.store)
+            ctx.api.upload(image_id, reader, store=store)
         except CheckFailed as exc:
             if "HTTP 410" in str(exc):
                 raise CheckFailed(f"{exc} (can glance write its store directory?)") from None
             raise
-    ctx.local = reader.digests()
+    return reader.digests()
+
+
+def step_upload(ctx: Context) -> str:
+    opts = ctx.opts
+    ctx.local = _upload_source(ctx, ctx.image, opts.store, "upload")
     image = wait_for_status(ctx.api, ctx.image, "active", opts.timeout)
     require(image_record_problems(ctx.local, image))
     if opts.store and opts.store not in str(image.get("stores", "")).split(","):
@@ -201,18 +227,22 @@ def step_expected_hash(ctx: Context) -> str:
     return f"image {algo} equals --expect-hash"
 
 
+def require_file_size(path: Path, size: int, where: str = "in the store") -> str:
+    """CheckFailed unless ``path`` is a file of ``size`` bytes; says so when it is."""
+    try:
+        found = path.stat().st_size
+    except FileNotFoundError:
+        raise CheckFailed(f"{path}: no such file {where}") from None
+    except PermissionError:
+        raise CheckFailed(f"{path}: permission denied") from None
+    require([mismatch(f"{path} size", size, found)] if found != size else [])
+    return f"{path} exists, {found} bytes"
+
+
 def step_store_file(ctx: Context) -> str:
     if ctx.opts.store_path is None:
         raise CheckFailed("no --store-path")
-    path = ctx.opts.store_path / ctx.image
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise CheckFailed(f"{path}: no such file in the store") from None
-    except PermissionError:
-        raise CheckFailed(f"{path}: permission denied") from None
-    require([mismatch(f"{path} size", ctx.digests.size, size)] if size != ctx.digests.size else [])
-    return f"{path} exists, {size} bytes"
+    return require_file_size(ctx.opts.store_path / ctx.image, ctx.digests.size)
 
 
 def step_list_show(ctx: Context) -> str:
@@ -332,11 +362,18 @@ def step_share(ctx: Context) -> str:
     )
 
 
+def download_digests(
+    ctx: Context, image_id: str, size: int, label: str = "download"
+) -> tuple[Digests, str | None]:
+    """Stream the image data from Glance, hashing it: its digests and Content-MD5 header."""
+    with ctx.api.download(image_id) as resp, ctx.progress(label, size) as bar:
+        got = hash_chunks(resp.iter_content(CHUNK_SIZE), ctx.opts.hash_algo, progress=bar)
+        return got, resp.headers.get("Content-MD5")
+
+
 def step_download(ctx: Context) -> str:
     local = ctx.digests
-    with ctx.api.download(ctx.image) as resp, ctx.progress("download", local.size) as bar:
-        got = hash_chunks(resp.iter_content(CHUNK_SIZE), local.algo, progress=bar)
-        header_md5 = resp.headers.get("Content-MD5")
+    got, header_md5 = download_digests(ctx, ctx.image, local.size)
     ctx.downloaded = got
     problems = digest_problems(local, got)
     if header_md5 and header_md5 != local.md5:
@@ -345,11 +382,15 @@ def step_download(ctx: Context) -> str:
     return f"{got.size} bytes streamed; md5 and {got.algo} of the downloaded bytes match"
 
 
+def require_gone(api: GlanceApi, image_id: str) -> None:
+    if api.get_image(image_id) is not None:
+        raise CheckFailed(f"image {image_id}: deleted (HTTP 204) but GET still finds it")
+
+
 def step_delete(ctx: Context) -> str:
     ctx.api.delete_image(ctx.image)
     ctx.deleted = True
-    if ctx.api.get_image(ctx.image) is not None:
-        raise CheckFailed("deleted (HTTP 204) but GET still finds the image")
+    require_gone(ctx.api, ctx.image)
     return "HTTP 204; GET answers 404"
 
 
@@ -369,6 +410,345 @@ def step_store_file_gone(ctx: Context) -> str:
     if path.exists():
         raise CheckFailed(f"{path} is still in the store")
     return f"{path} is gone"
+
+
+# --- storage labs ---------------------------------------------------------------------------
+
+
+def poll(fetch: Callable[[], T], done: Callable[[T], bool], wait: float) -> tuple[bool, T]:
+    """Call ``fetch`` until ``done`` holds for its value or ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        value = fetch()
+        if done(value):
+            return True, value
+        if time.monotonic() >= deadline:
+            return False, value
+        time.sleep(POLL_INTERVAL)
+
+
+def temp_image(ctx: Context, suffix: str, **attrs: Any) -> dict[str, Any]:
+    """An extra image of this run (``<run id>-<suffix>``), deleted at the end in any case."""
+    fields = {"disk_format": ctx.opts.disk_format, "container_format": ctx.opts.container_format}
+    image = ctx.api.create_image(name=f"{ctx.run_id}-{suffix}", **{**fields, **attrs})
+    image_id = str(image["id"])
+    api = ctx.api
+    ctx.cleanup.push(
+        f"delete image {image_id}", lambda: api.delete_image(image_id, missing_ok=True)
+    )
+    return image
+
+
+def _is_true(value: object) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def step_store_info(ctx: Context) -> str:
+    opts = ctx.opts
+    stores = ctx.api.store_info()
+    if stores is None:
+        raise CheckFailed(
+            "GET /v2/info/stores: HTTP 404: this Glance has no multiple stores "
+            "(enabled_backends is not set)"
+        )
+    listed = [str(s.get("id")) for s in stores]
+    defaults = [str(s.get("id")) for s in stores if _is_true(s.get("default"))]
+    problems = []
+    missing = [b.name for b in opts.backends if b.name not in listed]
+    if missing:
+        problems.append(f"not listed: {', '.join(missing)} (listed: {', '.join(listed)})")
+    if opts.default_backend and defaults != [opts.default_backend]:
+        problems.append(mismatch("default store", opts.default_backend, ",".join(defaults)))
+    notes = [f"lists {', '.join(listed)}", f"default {','.join(defaults) or 'none'}"]
+    with_dir = [b for b in opts.backends if b.directory is not None and b.name in listed]
+    if with_dir:
+        try:
+            details = {str(s.get("id")): s for s in ctx.api.store_info(detail=True) or []}
+        except CheckFailed as exc:
+            notes.append(f"data_dir not compared ({exc})")
+        else:
+            for backend in with_dir:
+                problems += _store_detail_problems(backend, details.get(backend.name, {}))
+            notes.append("type file and data_dir as given (/v2/info/stores/detail)")
+    require(problems)
+    return "; ".join(notes)
+
+
+def _store_detail_problems(backend: Backend, detail: Mapping[str, Any]) -> list[str]:
+    """A file backend's ``type`` and ``properties.data_dir`` in /v2/info/stores/detail."""
+    problems = []
+    if detail.get("type") != "file":
+        problems.append(mismatch(f"{backend.name} type", "file", detail.get("type")))
+    data_dir = (detail.get("properties") or {}).get("data_dir")
+    # data_dir is empty when the store uses filesystem_store_datadirs (several directories).
+    if data_dir and Path(str(data_dir)) != Path(str(backend.directory)):
+        problems.append(f"{backend.name} data_dir: expected {backend.directory}, got {data_dir}")
+    return problems
+
+
+def _local_dir(directory: object) -> Path | None:
+    """``directory`` as a local Path when it exists here (an all-in-one host), else None."""
+    if directory is None:
+        return None
+    path = Path(str(directory))
+    return path if path.is_dir() else None
+
+
+def _check_backend(ctx: Context, backend: Backend) -> str:
+    name = backend.name
+    image_id = str(temp_image(ctx, f"backend-{name}")["id"])
+    local = _upload_source(ctx, image_id, name, f"upload {name}")
+    image = wait_for_status(ctx.api, image_id, "active", ctx.opts.timeout)
+    problems = image_record_problems(local, image)
+    if image.get("stores") != name:
+        problems.append(mismatch("stores", name, image.get("stores")))
+    notes = [f"active, stores={name}, checksum and {local.algo} = local"]
+    urls = image_location_urls(image)
+    if backend.directory is not None:
+        if urls is None:
+            notes.append("location not shown (show_multiple_locations, show_image_direct_url off)")
+        else:
+            problems += location_problems(urls, backend.directory, image_id)
+            notes.append(f"location file://{backend.directory}/<id>")
+    require(problems)
+    local_dir = _local_dir(backend.directory)
+    if local_dir is not None:
+        require_file_size(local_dir / image_id, local.size, f"in backend {name}")
+        notes.append("file there with its size")
+    ctx.api.delete_image(image_id)
+    require_gone(ctx.api, image_id)
+    if local_dir is not None and (local_dir / image_id).exists():
+        raise CheckFailed(f"{local_dir / image_id} is still there after delete")
+    notes.append("deleted" + (", file gone" if local_dir is not None else ""))
+    return ", ".join(notes)
+
+
+def step_backends(ctx: Context) -> str:
+    passed: list[str] = []
+    failed: list[str] = []
+    for backend in ctx.opts.backends:
+        try:
+            passed.append(f"{backend.name}: {_check_backend(ctx, backend)}")
+        except CheckFailed as exc:
+            failed.append(f"{backend.name}: {exc}")
+    if failed:
+        ok = f" (passed: {', '.join(b.split(':')[0] for b in passed)})" if passed else ""
+        raise CheckFailed("; ".join(failed) + ok)
+    return "; ".join(passed)
+
+
+def _quota_store_dir(ctx: Context) -> Path | None:
+    """Where a refused upload's data would land, when local: --store-path, else the
+    directory of --default-backend."""
+    if ctx.opts.store_path is not None:
+        return ctx.opts.store_path
+    default = next((b for b in ctx.opts.backends if b.name == ctx.opts.default_backend), None)
+    return _local_dir(default.directory) if default is not None else None
+
+
+def _project_usage(ctx: Context, owner: object) -> int:
+    """The owner's stored bytes as Glance counts them for the quota (roughly: the sizes of
+    its images that are neither killed nor deleted)."""
+    images = ctx.api.list_images(owner=owner) if owner else []
+    return sum(int(i.get("size") or 0) for i in images if i.get("status") not in ("killed",))
+
+
+def _over_quota(ctx: Context, mode: str, size: int, store_dir: Path | None) -> str:
+    """Upload ``size`` generated bytes; Glance must answer 413 and keep nothing."""
+    image_id = str(
+        temp_image(ctx, f"quota-{mode}", disk_format="raw", container_format="bare")["id"]
+    )
+    with generated_stream(size) as data, ctx.progress(f"quota {mode}", size) as bar:
+        reader = HashingReader(data, size, ctx.opts.hash_algo, progress=bar)
+        # With a len(): Content-Length, refused before a byte is stored; without (a plain
+        # iterator): chunked, Glance stores it all and must remove it again.
+        status, answer = ctx.api.try_upload(
+            image_id, reader if mode == "declared" else iter(reader)
+        )
+    problems = []
+    if status != 413:
+        got = "HTTP 204: accepted" if status == 204 else answer
+        problems.append(f"expected HTTP 413, got {got}")
+    image = ctx.api.get_image(image_id) or {}
+    if image.get("status") == "active":
+        problems.append("the image is active")
+    kept = [k for k in ("size", "checksum", "os_hash_value") if image.get(k)]
+    if kept:
+        problems.append(f"Glance recorded {', '.join(f'{k}={short(image[k])}' for k in kept)}")
+    if store_dir is not None and (store_dir / image_id).exists():
+        problems.append(f"{store_dir / image_id} is in the store")
+    require(problems)
+    ctx.api.delete_image(image_id)
+    require_gone(ctx.api, image_id)
+    return f"{mode}: HTTP 413, image {image.get('status')} without size or checksum"
+
+
+def step_quota(ctx: Context) -> str:
+    quota, text = ctx.opts.quota, ctx.opts.quota_text
+    if quota is None:
+        raise CheckFailed("no --quota")
+    over = quota + MIB
+    store_dir = _quota_store_dir(ctx)
+    notes = []
+    for mode in ("declared", "chunked"):
+        try:
+            notes.append(_over_quota(ctx, mode, over, store_dir))
+        except CheckFailed as exc:
+            what = "with Content-Length" if mode == "declared" else "chunked"
+            raise CheckFailed(
+                f"upload of {over} bytes ({what}) over --quota {text}: {exc}"
+            ) from None
+    small = max(1, min(MIB, quota // 2))
+    image = temp_image(ctx, "quota-small", disk_format="raw", container_format="bare")
+    image_id = str(image["id"])
+    with generated_stream(small) as data:
+        reader = HashingReader(data, small, ctx.opts.hash_algo)
+        status, answer = ctx.api.try_upload(image_id, reader)
+    if status != 204:
+        usage = _project_usage(ctx, image.get("owner"))
+        raise CheckFailed(
+            f"an upload of {small} bytes under --quota {text} was refused: {answer} "
+            f"(the project's images already hold about {usage} bytes)"
+        )
+    shown = wait_for_status(ctx.api, image_id, "active", ctx.opts.timeout)
+    require(image_record_problems(reader.digests(), shown))
+    ctx.api.delete_image(image_id)
+    require_gone(ctx.api, image_id)
+    where = f"; nothing left in {store_dir}" if store_dir is not None else ""
+    return (
+        f"{human_bytes(over)} over {text} refused: {'; '.join(notes)}{where}; "
+        f"{human_bytes(small)} under it: active, digests match; all deleted"
+    )
+
+
+def _cache_listing(ctx: Context) -> tuple[str, list[dict[str, Any]]]:
+    for path in CACHE_PATHS:
+        entries = ctx.api.cached_images(path)
+        if entries is not None:
+            return path, entries
+    raise CheckFailed(
+        "no cache management API: GET /v2/cache and GET /v2/cached_images answer 404 "
+        "(image_cache_dir unset, or no cachemanage filter in the paste pipeline)"
+    )
+
+
+def step_image_cache(ctx: Context) -> str:
+    image_id, local, api = ctx.image, ctx.digests, ctx.api
+    path, entries = _cache_listing(ctx)
+    notes = [f"/v2{path}"]
+
+    def entry() -> Mapping[str, Any] | None:
+        return cache_entry(api.cached_images(path) or [], image_id)
+
+    if cache_entry(entries, image_id) is not None:
+        api.uncache_image(path, image_id)
+        notes.append("was cached already: removed first")
+
+    def uncache() -> None:
+        if entry() is not None:
+            api.uncache_image(path, image_id)
+
+    ctx.cleanup.push(f"remove image {image_id} from the cache", uncache)
+    wait = min(CACHE_WAIT, ctx.opts.timeout)
+    got, _ = download_digests(ctx, image_id, local.size, "download 1")
+    require(digest_problems(local, got))
+    found, first = poll(entry, lambda e: e is not None, wait)
+    if first is None:
+        raise CheckFailed(
+            f"not in the cache listing {wait:g}s after a full download (is the cache filter "
+            "in the paste pipeline: flavor keystone+caching or keystone+cachemanagement?)"
+        )
+    if first.get("size") not in (None, local.size):
+        raise CheckFailed(mismatch("cached size", local.size, first.get("size")))
+    notes.append("listed after download 1")
+    hits = first.get("hits")
+    got, _ = download_digests(ctx, image_id, local.size, "download 2")
+    require(digest_problems(local, got, "second download"))
+    if isinstance(hits, int):
+        found, second = poll(entry, lambda e: e is not None and int(e.get("hits", 0)) > hits, wait)
+        if not found:
+            after = None if second is None else second.get("hits")
+            raise CheckFailed(f"download 2 was not a cache hit: hits {hits} -> {after}")
+        notes.append(f"download 2 a cache hit (hits {hits} -> {second and second.get('hits')})")
+    cache_file = ctx.opts.image_cache_dir / image_id if ctx.opts.image_cache_dir else None
+    if cache_file is not None:
+        notes.append(require_file_size(cache_file, local.size, "in the image cache"))
+    elif not isinstance(hits, int):
+        raise CheckFailed("cannot tell a cache hit: no hits in the listing, no --image-cache-dir")
+    api.uncache_image(path, image_id)
+    gone, _ = poll(entry, lambda e: e is None, wait)
+    if not gone:
+        raise CheckFailed(f"DELETE /v2{path}/{image_id} answered, but it is still listed")
+    if cache_file is not None and cache_file.exists():
+        raise CheckFailed(f"removed from the cache, but {cache_file} is still there")
+    notes.append("removed via the API, gone from the listing")
+    return "; ".join(notes)
+
+
+def _location_hint(error: str) -> str:
+    if "HTTP 403" in error:
+        return " (Glance allows location changes only with show_multiple_locations = True)"
+    if "HTTP 400" in error:
+        return (
+            " (is the http store enabled, does the URL answer HEAD with a Content-Length, "
+            "and does it pass [import_filtering_opts]: Debian's Zed blocks loopback hosts "
+            "unless in allowed_hosts, and ports other than allowed_ports 80,443?)"
+        )
+    return ""
+
+
+def step_http_store(ctx: Context) -> str:
+    url = ctx.opts.http_url
+    if url is None:
+        raise CheckFailed("no --http-url")
+    progress = ctx.progress if ctx.show_progress else None
+    try:
+        direct = hash_chunks(
+            url_chunks(url, progress=progress, label="GET url"), ctx.opts.hash_algo
+        )
+    except SourceUnavailable as exc:
+        raise CheckFailed(f"GET {url} from here: {exc}") from None
+    if direct.size == 0:
+        raise CheckFailed(f"GET {url}: empty")
+    image = temp_image(ctx, "http")
+    image_id = str(image["id"])
+    require(queued_image_problems(image))
+    seen = [str(image.get("status"))]
+    try:
+        image = ctx.api.add_location(image_id, url)
+    except CheckFailed as exc:
+        raise CheckFailed(f"{exc}{_location_hint(str(exc))}") from None
+    seen.append(str(image.get("status")))
+    deadline = time.monotonic() + ctx.opts.timeout
+    while image.get("status") in TRANSIENT and "saving" not in seen:
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_INTERVAL)
+        image = ctx.api.get_image(image_id) or {}
+        if image.get("status") != seen[-1]:
+            seen.append(str(image.get("status")))
+    image = ctx.api.get_image(image_id) or image
+    path = " -> ".join(seen)
+    if "saving" in seen:
+        raise CheckFailed(f"the image went through saving: {path}")
+    if image.get("status") != "active":
+        raise CheckFailed(f"{mismatch('status', 'active', image.get('status'))} ({path})")
+    problems = []
+    if image.get("size") != direct.size:
+        problems.append(mismatch("size (Glance asks the URL)", direct.size, image.get("size")))
+    if image.get("checksum") not in (None, direct.md5):
+        problems.append(mismatch("checksum", direct.md5, image.get("checksum")))
+    got, _ = download_digests(ctx, image_id, direct.size)
+    problems += digest_problems(direct, got, "data downloaded through Glance")
+    require(problems)
+    ctx.api.delete_image(image_id)
+    require_gone(ctx.api, image_id)
+    when = "in the PATCH answer" if seen[1] == "active" else "by polling"
+    return (
+        f"statuses {path}: active {when}, never saving (no data upload: the location was "
+        f"added); {direct.size} bytes; md5 and {direct.algo} through Glance = from the URL; "
+        "deleted"
+    )
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -425,6 +805,15 @@ STEPS: tuple[Step, ...] = (
         step_store_file,
         requires=("upload",),
         not_applicable=lambda o: None if o.store_path else "no --store-path",
+    ),
+    Step(
+        "image-cache",
+        "download the image: it appears in Glance's cache listing (GET /v2/cache, else "
+        "/v2/cached_images); a second download is a cache hit (hits grow; with "
+        "--image-cache-dir the cache file is there); removing it via the API empties it",
+        step_image_cache,
+        requires=("upload",),
+        not_applicable=lambda o: None if o.image_cache else "no --image-cache",
     ),
     Step(
         "list-show",
@@ -486,6 +875,38 @@ STEPS: tuple[Step, ...] = (
         step_store_file_gone,
         requires=("delete",),
         not_applicable=lambda o: None if o.store_path else "no --store-path",
+    ),
+    Step(
+        "store-info",
+        "GET /v2/info/stores lists every --backend and marks --default-backend as the "
+        "default; with NAME=DIR, /v2/info/stores/detail shows type file and that data_dir",
+        step_store_info,
+        not_applicable=lambda o: (
+            None if o.backends or o.default_backend else "no --backend or --default-backend"
+        ),
+    ),
+    Step(
+        "backends",
+        "per --backend: upload the image to it (X-Image-Meta-Store): active, stores=NAME, "
+        "md5 and os_hash as local; location file://DIR/<id> when shown; DIR/<id> has its "
+        "size when DIR is local; delete: 404, file gone",
+        step_backends,
+        requires=("source",),
+        not_applicable=lambda o: None if o.backends else "no --backend",
+    ),
+    Step(
+        "quota",
+        "upload --quota + 1 MiB of generated data, with Content-Length and chunked: HTTP "
+        "413, the image not active, no file left in the store; a small upload still works",
+        step_quota,
+        not_applicable=lambda o: None if o.quota else "no --quota",
+    ),
+    Step(
+        "http-store",
+        "register --http-url as the location of a queued image: active without passing "
+        "through saving; the data downloaded through Glance equals the URL's (md5, os_hash)",
+        step_http_store,
+        not_applicable=lambda o: None if o.http_url else "no --http-url",
     ),
 )
 

@@ -9,11 +9,15 @@ checks that must fail do fail.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import http.server
+import threading
+import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -21,7 +25,7 @@ import pytest
 from glance_verify.cloud import TempUser
 from glance_verify.db import DbUrl, ImageDatabase
 from glance_verify.errors import CheckFailed
-from glance_verify.options import Options
+from glance_verify.options import Backend, Options
 from glance_verify.steps import Context
 
 ADMIN_PROJECT = "admin-project"
@@ -53,6 +57,26 @@ class FakeGlance:
     deactivation_ignored: bool = False
     shared_hidden_from_members: bool = False
     upload_consumed: list[int] = field(default_factory=list)
+    # Multi-store (enabled_backends): backend name -> its directory; the default one.
+    backends: dict[str, Path] = field(default_factory=dict)
+    default_backend: str | None = None
+    show_locations: bool = True
+    wrong_stores: str | None = None
+    # user_storage_quota in bytes (None: no quota); misbehaviour: a refused upload's file stays.
+    quota: int | None = None
+    quota_leaves_file: bool = False
+    # Image cache: which listing paths answer, the entries, hits; misbehaviours.
+    cache_paths: tuple[str, ...] = ()
+    cache: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache_dir: Path | None = None
+    cache_never_fills: bool = False
+    cache_never_hits: bool = False
+    cache_on_upload: bool = False  # like a prefetcher that already cached it
+    # http store: locations allowed (show_multiple_locations), the statuses a PATCH passes.
+    locations_allowed: bool = True
+    location_statuses: tuple[str, ...] = ("active",)
+    http_fetch: Callable[[str], bytes] | None = None
+    requests: list[tuple[str, str]] = field(default_factory=list)
 
     def view(self, project: str = ADMIN_PROJECT, admin: bool = True) -> FakeApi:
         return FakeApi(self, project, admin)
@@ -99,12 +123,16 @@ class FakeApi:
         image = self.g.images.get(image_id)
         if image is None or not self._visible(image):
             return None
+        if image.get("_next_statuses"):
+            image["status"] = image["_next_statuses"].pop(0)
         return dict(image)
 
     def list_images(self, **query: Any) -> list[dict[str, Any]]:
         found = []
         for image in self.g.images.values():
             if "name" in query and image.get("name") != query["name"]:
+                continue
+            if "owner" in query and image.get("owner") != query["owner"]:
                 continue
             if not (
                 self.admin
@@ -131,7 +159,38 @@ class FakeApi:
         )
 
     def upload(self, image_id: str, body: Iterable[bytes], store: str | None = None) -> None:
+        status, text = self.try_upload(image_id, body, store)
+        if status != 204:
+            raise CheckFailed(text)
+
+    def _store_dir(self, store: str | None) -> Path | None:
+        if self.g.backends:
+            return self.g.backends[store or str(self.g.default_backend)]
+        return self.g.store_dir
+
+    def _usage(self, owner: str) -> int:
+        return sum(
+            int(i["size"] or 0)
+            for i in self.g.images.values()
+            if i["owner"] == owner and i["status"] == "active"
+        )
+
+    def try_upload(
+        self, image_id: str, body: Iterable[bytes], store: str | None = None
+    ) -> tuple[int, str]:
+        """Like Glance Zed: 400 for an unknown store; over the quota, 413 before reading a
+        declared length, or after storing (and removing) chunked data, left in saving."""
         image = self._get(image_id)
+        self.g.requests.append(("PUT", f"/images/{image_id}/file"))
+        if self.g.backends and store is not None and store not in self.g.backends:
+            return 400, f"PUT /v2/images/{image_id}/file: HTTP 400 Unknown scheme {store}"
+        remaining = None if self.g.quota is None else self.g.quota - self._usage(image["owner"])
+        refused = f"PUT /v2/images/{image_id}/file: HTTP 413 Image exceeds the storage quota"
+        declared = len(body) if isinstance(body, Sized) else None
+        if remaining is not None and declared is not None and declared > remaining:
+            for chunk in body:  # the client sends it all; the server discards it
+                self.g.upload_consumed.append(len(chunk))
+            return 413, refused
         md5 = hashlib.md5(usedforsecurity=False)
         other = hashlib.new(self.g.hash_algo)
         kept = bytearray()
@@ -140,6 +199,12 @@ class FakeApi:
             md5.update(chunk)
             other.update(chunk)
             kept += chunk
+        directory = self._store_dir(store)
+        if remaining is not None and len(kept) > remaining:
+            image["status"] = "saving"  # Zed cannot restore an image it already set active
+            if self.g.quota_leaves_file and directory is not None:
+                (directory / image_id).write_bytes(kept)
+            return 413, refused
         self.g.data[image_id] = bytes(kept)
         image.update(
             status="active",
@@ -148,8 +213,17 @@ class FakeApi:
             os_hash_algo=self.g.hash_algo,
             os_hash_value=("0" * 128) if self.g.wrong_recorded_hash else other.hexdigest(),
         )
-        if self.g.store_dir is not None:
-            (self.g.store_dir / image_id).write_bytes(kept)
+        if directory is not None:
+            (directory / image_id).write_bytes(kept)
+        if self.g.cache_on_upload:
+            self._cache_download(image_id, len(kept))
+        if self.g.backends:
+            name = store or str(self.g.default_backend)
+            image["stores"] = self.g.wrong_stores or name
+            if self.g.show_locations:
+                url = f"file://{directory}/{image_id}"
+                image["locations"] = [{"url": url, "metadata": {"store": name}}]
+        return 204, ""
 
     @contextlib.contextmanager
     def download(self, image_id: str) -> Iterator[FakeResponse]:
@@ -158,6 +232,49 @@ class FakeApi:
         if self.g.tamper_download is not None:
             body = self.g.tamper_download(body)
         yield FakeResponse(body, {"Content-MD5": str(image["checksum"])})
+        self._cache_download(image_id, len(body))
+
+    def _cache_download(self, image_id: str, size: int) -> None:
+        """The cache filter: the first full download fills the cache, later ones are hits."""
+        if not self.g.cache_paths or self.g.cache_never_fills:
+            return
+        entry = self.g.cache.get(image_id)
+        if entry is None:
+            self.g.cache[image_id] = {"image_id": image_id, "hits": 0, "size": size}
+            if self.g.cache_dir is not None:
+                (self.g.cache_dir / image_id).write_bytes(self.g.data[image_id])
+        elif not self.g.cache_never_hits:
+            entry["hits"] += 1
+
+    def cached_images(self, path: str) -> list[dict[str, Any]] | None:
+        if path not in self.g.cache_paths:
+            return None
+        return [dict(e) for e in self.g.cache.values()]
+
+    def uncache_image(self, path: str, image_id: str) -> None:
+        if path not in self.g.cache_paths:
+            raise CheckFailed(f"DELETE /v2{path}/{image_id}: HTTP 404")
+        self.g.requests.append(("DELETE", f"{path}/{image_id}"))
+        self.g.cache.pop(image_id, None)
+        if self.g.cache_dir is not None:
+            (self.g.cache_dir / image_id).unlink(missing_ok=True)
+
+    def add_location(self, image_id: str, url: str) -> dict[str, Any]:
+        image = self._get(image_id)
+        if not self.g.locations_allowed:
+            raise CheckFailed(
+                f"PATCH /v2/images/{image_id}: HTTP 403 It's not allowed to add locations "
+                "if locations are invisible."
+            )
+        if self.g.http_fetch is None:
+            raise CheckFailed(f"PATCH /v2/images/{image_id}: HTTP 400 Invalid location")
+        data = self.g.http_fetch(url)
+        self.g.data[image_id] = data
+        statuses = list(self.g.location_statuses)
+        image.update(status=statuses.pop(0), size=len(data))
+        image["_next_statuses"] = statuses
+        image["locations"] = [{"url": url, "metadata": {}}]
+        return dict(image)
 
     def download_status(self, image_id: str) -> int:
         image = self.g.images.get(image_id)
@@ -206,12 +323,28 @@ class FakeApi:
             raise CheckFailed("HTTP 404")
         self.g.data.pop(image_id, None)
         self.g.deleted_rows[image_id] = {**image, "status": "deleted", "deleted": 1}
-        if self.g.store_dir is not None:
-            (self.g.store_dir / image_id).unlink(missing_ok=True)
+        for directory in (self.g.store_dir, *self.g.backends.values()):
+            if directory is not None:
+                (directory / image_id).unlink(missing_ok=True)
+        self.g.cache.pop(image_id, None)  # the cache filter drops it on DELETE
         return True
 
     def stores(self) -> list[str] | None:
-        return None
+        info = self.store_info()
+        return None if info is None else [s["id"] for s in info]
+
+    def store_info(self, detail: bool = False) -> list[dict[str, Any]] | None:
+        if not self.g.backends:
+            return None
+        stores: list[dict[str, Any]] = []
+        for name, directory in self.g.backends.items():
+            store: dict[str, Any] = {"id": name}
+            if name == self.g.default_backend:
+                store["default"] = "true"
+            if detail:
+                store.update(type="file", properties={"data_dir": str(directory)})
+            stores.append(store)
+        return stores
 
 
 class FakeDatabase(ImageDatabase):
@@ -273,3 +406,61 @@ def make_context(
         return ctx
 
     return make
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A real http server on 127.0.0.1 serving a directory: (the directory, its base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def fetch_url(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - a test server
+        data: bytes = resp.read()
+        return data
+
+
+@pytest.fixture
+def storage_lab(
+    fake_glance: FakeGlance, tmp_path: Path, web_root: tuple[Path, str], image_file: Path
+) -> dict[str, Any]:
+    """The fake Glance with every storage-lab feature on (two file backends, a quota, the
+    image cache, the http store); returns the options that turn on their checks."""
+    backends = {name: tmp_path / f"backend-{name}" for name in ("fast", "slow")}
+    for directory in backends.values():
+        directory.mkdir()
+    cache = tmp_path / "image-cache"
+    cache.mkdir()
+    root, base = web_root
+    (root / "served.img").write_bytes(image_file.read_bytes()[:1_500_000])
+    fake_glance.backends = backends
+    fake_glance.default_backend = "fast"
+    fake_glance.quota = 8 * 1024 * 1024
+    fake_glance.cache_paths = ("/cache", "/cached_images")
+    fake_glance.cache_dir = cache
+    fake_glance.http_fetch = fetch_url
+    return {
+        "backends": tuple(Backend(n, PurePosixPath(str(d))) for n, d in backends.items()),
+        "default_backend": "fast",
+        "quota": fake_glance.quota,
+        "quota_text": "8MB",
+        "image_cache": True,
+        "image_cache_dir": cache,
+        "http_url": f"{base}/served.img",
+        "timeout": 0.2,
+    }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import socket
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from glance_verify import __version__
 from glance_verify.cli import main, parse_args
 from glance_verify.errors import ConfigError
+from glance_verify.options import Backend
 from glance_verify.source import DEFAULT_IMAGE_URL
 from glance_verify.steps import SKIPPABLE, STEPS
 
@@ -80,6 +81,26 @@ def test_all_flags(tmp_path: Path, image_file: Path) -> None:
     assert opts.member_role == "reader"
 
 
+def test_storage_lab_options(tmp_path: Path) -> None:
+    opts = parse_args(
+        [
+            "--backend", "fast=/var/lib/glance/fast/", "--backend", "slow",
+            "--default-backend", "fast", "--quota", "1GB", "--image-cache",
+            "--image-cache-dir", str(tmp_path), "--http-url", "http://10.0.0.5/cirros.img",
+        ]
+    )  # fmt: skip
+    assert opts.backends == (
+        Backend("fast", PurePosixPath("/var/lib/glance/fast")),
+        Backend("slow"),
+    )
+    assert opts.default_backend == "fast"
+    assert (opts.quota, opts.quota_text) == (1024**3, "1GB")
+    assert opts.image_cache and opts.image_cache_dir == tmp_path
+    assert opts.http_url == "http://10.0.0.5/cirros.img"
+    off = parse_args([])
+    assert (off.backends, off.quota, off.image_cache, off.http_url) == ((), None, False, None)
+
+
 def test_os_cloud_and_db_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OS_CLOUD", "from-env")
     monkeypatch.setenv("GLANCE_VERIFY_DB_URL", f"mysql+pymysql://glance:{SECRET}@h/glance")
@@ -100,7 +121,9 @@ def test_help_describes_steps_and_exit_codes(capsys: pytest.CaptureFixture[str])
     for flag in ("--os-cloud", "--image-file", "--image-url", "--cache-dir", "--name-prefix",
                  "--disk-format", "--container-format", "--visibility", "--store ",
                  "--hash-algo", "--db-url", "--store-path", "--skip", "--json", "--junit",
-                 "--timeout", "--keep", "--quiet", "--version"):  # fmt: skip
+                 "--timeout", "--keep", "--quiet", "--version", "--backend",
+                 "--default-backend", "--quota", "--image-cache", "--image-cache-dir",
+                 "--http-url"):  # fmt: skip
         assert flag in out
 
 
@@ -133,6 +156,14 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["--json", "/dev/null/report.json"], "--json"),
         (["--no-such-flag"], "unrecognized arguments"),
         (["--image-file", "x", "--image-url", "http://h/x"], "not allowed with"),
+        (["--quota", "64M"], "--quota '64M'"),
+        (["--quota", "0"], "0 means no quota"),
+        (["--backend", "fast=relative"], "absolute path"),
+        (["--backend", "a", "--backend", "a=/x"], "--backend a: given more than once"),
+        (["--backend", "a", "--default-backend", "b"], "--default-backend b: not among"),
+        (["--image-cache-dir", "/tmp"], "--image-cache-dir needs --image-cache"),
+        (["--image-cache", "--image-cache-dir", "/nonexistent/c"], "not a directory"),
+        (["--http-url", "ftp://h/x.img"], "--http-url 'ftp://h/x.img': not an http(s) URL"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -152,6 +183,7 @@ def test_db_password_never_printed_in_errors(capsys: pytest.CaptureFixture[str])
 def test_skip_lists_only_skippable_steps() -> None:
     assert "source" not in SKIPPABLE and "upload" not in SKIPPABLE
     assert {"list-show", "deactivate", "share", "download", "delete"} <= set(SKIPPABLE)
+    assert {"image-cache", "store-info", "backends", "quota", "http-store"} <= set(SKIPPABLE)
     with pytest.raises(ConfigError):
         parse_args(["--skip", "create-empty"])
 

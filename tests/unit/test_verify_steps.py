@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,15 +24,19 @@ def statuses(run: object) -> dict[str, str]:
 
 
 def test_full_lifecycle_passes_and_leaves_nothing(
-    make_context: MakeContext, fake_glance: FakeGlance, image_file: Path, tmp_path: Path
+    make_context: MakeContext,
+    fake_glance: FakeGlance,
+    image_file: Path,
+    storage_lab: dict[str, Any],
 ) -> None:
-    store = tmp_path / "store"
-    store.mkdir()
-    fake_glance.store_dir = store
+    """Every step, the storage labs' too, against a Glance that has every feature on."""
+    store = fake_glance.backends["fast"]
     data = image_file.read_bytes()
     sha512 = hashlib.sha512(data).hexdigest()
     db = FakeDatabase(fake_glance)
-    ctx = make_context(store_path=store, expect_hash=("sha512", sha512), db_url=db.url)
+    ctx = make_context(
+        store_path=store, expect_hash=("sha512", sha512), db_url=db.url, **storage_lab
+    )
     ctx.db = db
 
     run = run_steps(ctx)
@@ -46,7 +51,8 @@ def test_full_lifecycle_passes_and_leaves_nothing(
     assert run.digests.md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
     # Nothing left: image gone, store empty, temporary users undone, members removed.
     assert fake_glance.images == {}
-    assert list(store.iterdir()) == []
+    assert all(list(d.iterdir()) == [] for d in fake_glance.backends.values())
+    assert fake_glance.cache == {}
     assert ctx.created_users == []
     assert fake_glance.members == {}
     assert run.cleanup_ok
@@ -159,8 +165,13 @@ def test_optional_steps_skipped_without_their_options(make_context: MakeContext)
     assert details == {
         "expected-hash": "no --expect-hash",
         "store-file": "no --store-path",
+        "image-cache": "no --image-cache",
         "db-row": "no --db-url",
         "store-file-gone": "no --store-path",
+        "store-info": "no --backend or --default-backend",
+        "backends": "no --backend",
+        "quota": "no --quota",
+        "http-store": "no --http-url",
     }
 
 

@@ -1,0 +1,139 @@
+"""Pure helpers of the storage-lab checks: backends, quota sizes, locations, generated data.
+
+Nothing here talks to Glance; the steps that do live in ``steps.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from glance_verify.errors import ConfigError
+from glance_verify.hashing import CHUNK_SIZE
+from glance_verify.options import Backend
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+MIB = 1024 * 1024
+
+#: Glance's own pattern for ``user_storage_quota`` (glance/api/common.py,
+#: get_remaining_quota): digits, optionally B, KB, MB, GB or TB; case-sensitive, no space.
+QUOTA_PATTERN = re.compile(r"^(\d+)((K|M|G|T)?B)?$")
+#: Glance maps KB/MB/GB/TB to oslo_utils.units Ki/Mi/Gi/Ti: 1024-based.
+QUOTA_FACTORS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+#: A backend id is an oslo.config group name in glance-api.conf.
+BACKEND_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def parse_quota(text: str) -> int:
+    """``user_storage_quota`` as Glance reads it: ``64MB`` is 64 MiB, plain digits are bytes."""
+    match = QUOTA_PATTERN.match(text)
+    if not match:
+        raise ConfigError(
+            f"--quota {text!r}: use Glance's user_storage_quota format: digits, optionally "
+            "followed by B, KB, MB, GB or TB (upper case, no space), e.g. 64MB"
+        )
+    value = int(match.group(1)) * QUOTA_FACTORS[match.group(2) or "B"]
+    if value == 0:
+        raise ConfigError(f"--quota {text}: 0 means no quota in Glance; nothing to check")
+    return value
+
+
+def parse_backend(text: str) -> Backend:
+    """``--backend NAME`` or ``--backend NAME=DIR`` (DIR: its directory on the Glance host)."""
+    name, sep, directory = text.partition("=")
+    if not BACKEND_NAME.match(name):
+        raise ConfigError(f"--backend {text!r}: expected NAME or NAME=DIR (NAME as in "
+                          "enabled_backends)")  # fmt: skip
+    if not sep:
+        return Backend(name)
+    if not directory.startswith("/"):
+        raise ConfigError(f"--backend {text!r}: DIR must be an absolute path")
+    return Backend(name, PurePosixPath(posixpath.normpath(directory)))
+
+
+def check_backends(backends: Sequence[Backend], default: str | None) -> None:
+    names = [b.name for b in backends]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"--backend {twice[0]}: given more than once")
+    if default is not None and names and default not in names:
+        raise ConfigError(
+            f"--default-backend {default}: not among the --backend names ({', '.join(names)})"
+        )
+
+
+def image_location_urls(image: Mapping[str, Any]) -> list[str] | None:
+    """The image's data locations as the API shows them, or None when it shows none.
+
+    ``locations`` appears with show_multiple_locations=True, ``direct_url`` with
+    show_image_direct_url=True (glance/api/v2/images.py, ResponseSerializer._format_image).
+    """
+    locations = image.get("locations")
+    if isinstance(locations, list) and locations:
+        return [str(loc.get("url")) for loc in locations if isinstance(loc, Mapping)]
+    if image.get("direct_url"):
+        return [str(image["direct_url"])]
+    return None
+
+
+def file_url_path(url: str) -> PurePosixPath | None:
+    """The path of a ``file://`` location URL, normalised; None for any other scheme."""
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    return PurePosixPath(posixpath.normpath(unquote(parts.netloc + parts.path)))
+
+
+def location_problems(urls: Sequence[str], directory: PurePosixPath, image_id: str) -> list[str]:
+    """The file store writes ``file://<datadir>/<image id>`` (glance_store filesystem add)."""
+    want = directory / image_id
+    if len(urls) != 1:
+        return [f"locations: expected one, file://{want}, got {len(urls)}: {', '.join(urls)}"]
+    if file_url_path(urls[0]) != want:
+        return [f"location: expected file://{want}, got {urls[0]}"]
+    return []
+
+
+def cache_entry(entries: Sequence[Mapping[str, Any]], image_id: str) -> Mapping[str, Any] | None:
+    """The cache listing's record of ``image_id`` (keys image_id, hits, size, ...), if any."""
+    return next((e for e in entries if e.get("image_id") == image_id), None)
+
+
+class GeneratedData(io.RawIOBase):
+    """``size`` bytes made as they are read: one random 1 MiB block over and over.
+
+    Neither a file on disk nor a buffer of ``size`` bytes, so any size can be streamed
+    (e.g. past a storage quota). Wrap it with ``generated_stream``.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        if size < 0:
+            raise ValueError("size must not be negative")
+        self._left = size
+        self._offset = 0
+        self._block = os.urandom(CHUNK_SIZE)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        count = min(len(view), self._left, len(self._block) - self._offset)
+        view[:count] = self._block[self._offset : self._offset + count]
+        self._left -= count
+        self._offset = (self._offset + count) % len(self._block)
+        return count
+
+
+def generated_stream(size: int) -> io.BufferedReader:
+    """A binary file object over ``size`` generated bytes (see GeneratedData)."""
+    return io.BufferedReader(GeneratedData(size), CHUNK_SIZE)
