@@ -33,7 +33,11 @@ from glance_verify.source import (
     validate_url,
 )
 from glance_verify.steps import SKIPPABLE, STEPS, Context, StepResult, run_steps
-from glance_verify.storage import check_backends, parse_backend, parse_quota
+from glance_verify.storage import (
+    check_backends,
+    parse_backend,
+    parse_quota,
+)
 
 PROG = "glance-verify"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -188,7 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a file backend of a multi-store Glance (enabled_backends), repeatable: "
         "GET /v2/info/stores lists it; an upload to it lands there (stores, hashes, and "
-        "location file://DIR/<id> when DIR is given; DIR/<id> itself when DIR is local)",
+        "location file://DIR/<id> when DIR is given; DIR/<id> itself with --local-stores)",
+    )
+    lab.add_argument(
+        "--local-stores",
+        action="store_true",
+        help="the --backend directories are on this machine (all-in-one): also check the "
+        "image files in them (a directory of the same name here may belong to another "
+        "Glance, so this is never guessed)",
     )
     lab.add_argument(
         "--default-backend",
@@ -294,7 +305,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
             raise ConfigError(f"--store-path {args.store_path}: not a directory")
     db_url = db_url_from_args(args.db_url, args.db_password_file)
     backends = tuple(parse_backend(b) for b in args.backend)
-    check_backends(backends, args.default_backend)
+    check_backends(backends, args.default_backend, local=args.local_stores)
     quota = parse_quota(args.quota) if args.quota is not None else None
     image_cache_dir = None
     if args.image_cache_dir:
@@ -330,6 +341,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         store_path=store_path,
         backends=backends,
         default_backend=args.default_backend,
+        local_stores=args.local_stores,
         quota=quota,
         quota_text=args.quota,
         image_cache=args.image_cache,

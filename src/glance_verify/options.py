@@ -38,6 +38,8 @@ class Options:
     store_path: Path | None = None
     backends: tuple[Backend, ...] = ()
     default_backend: str | None = None
+    #: the --backend directories are on this machine (all-in-one): check their files
+    local_stores: bool = False
     #: user_storage_quota in bytes, and as given (e.g. ``64MB``).
     quota: int | None = None
     quota_text: str | None = None

@@ -10,7 +10,7 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -59,7 +59,21 @@ def parse_backend(text: str) -> Backend:
     return Backend(name, PurePosixPath(posixpath.normpath(directory)))
 
 
-def check_backends(backends: Sequence[Backend], default: str | None) -> None:
+def _check_local_stores(backends: Sequence[Backend]) -> None:
+    """--local-stores: every --backend DIR must be a directory on this machine."""
+    for backend in backends:
+        if backend.directory is not None and not Path(backend.directory).is_dir():
+            raise ConfigError(
+                f"--local-stores: {backend.directory} (backend {backend.name}) "
+                "is not a directory here"
+            )
+
+
+def check_backends(
+    backends: Sequence[Backend], default: str | None, *, local: bool = False
+) -> None:
+    if local:
+        _check_local_stores(backends)
     names = [b.name for b in backends]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -43,7 +43,10 @@ def test_quota_and_cache_are_configured(api_conf: configparser.RawConfigParser) 
     assert api_conf["paste_deploy"]["flavor"] == "keystone+cachemanagement"
 
 
-@pytest.mark.parametrize("path", BACKEND_DIRS + RESERVED_DIRS + [CACHE_DIR])
+CACHE_DIRS = [CACHE_DIR] + [f"{CACHE_DIR}/{sub}" for sub in ("incomplete", "invalid", "queue")]
+
+
+@pytest.mark.parametrize("path", BACKEND_DIRS + RESERVED_DIRS + CACHE_DIRS)
 def test_store_directories_belong_to_glance(host: testinfra.host.Host, path: str) -> None:
     directory = host.file(path)
     assert directory.is_directory

@@ -457,6 +457,7 @@ def storage_lab(
     return {
         "backends": tuple(Backend(n, PurePosixPath(str(d))) for n, d in backends.items()),
         "default_backend": "fast",
+        "local_stores": True,
         "quota": fake_glance.quota,
         "quota_text": "8MB",
         "image_cache": True,

@@ -185,6 +185,9 @@ def test_glance_directories_cover_every_backend_and_the_cache() -> None:
         "/var/lib/glance/staging",
         "/var/lib/glance/tasks_work_dir",
         "/var/lib/glance/image-cache",
+        "/var/lib/glance/image-cache/incomplete",
+        "/var/lib/glance/image-cache/invalid",
+        "/var/lib/glance/image-cache/queue",
     ]
 
 

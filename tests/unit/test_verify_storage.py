@@ -182,6 +182,18 @@ def test_backends_upload_to_each_and_leave_nothing(
     assert all(list(d.iterdir()) == [] for d in fake_glance.backends.values())
 
 
+def test_backends_without_local_stores_never_look_at_local_files(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    # A directory of the same name on the deploy host may belong to another Glance
+    # (this host's all-in-one while molecule tests a container): not a proof either way.
+    run = run_named(make_context(**{**storage_lab, "local_stores": False}), "source", "backends")
+    status, detail = result(run, "backends")
+    assert status == "pass", detail
+    assert "file there with its size" not in detail
+    assert "location file://" in detail
+
+
 def test_backends_stores_mismatch_fails(
     make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
 ) -> None:
