@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from glance_verify.errors import CheckFailed, ConfigError
 
@@ -17,6 +17,12 @@ from glance_verify.errors import CheckFailed, ConfigError
 CHUNK_SIZE = 1024 * 1024
 
 ProgressCallback = Callable[[int], None]
+
+
+class Readable(Protocol):
+    """What HashingReader reads from: a binary file, or any source with ``read(n)``."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class HashingReader:
 
     def __init__(
         self,
-        fileobj: BinaryIO,
+        fileobj: Readable,
         size: int,
         algo: str,
         *,
