@@ -5,7 +5,7 @@ VENV  ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help bootstrap bootstrap-dev aio converge verify test lint unit molecule clean
+.PHONY: help bootstrap bootstrap-dev aio converge verify test bench lint unit molecule clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ verify: bootstrap  ## Verify the all-in-one Glance only
 
 test:  ## Run every test stage (static, unit, molecule) with a summary
 	scripts/test.sh
+
+bench:  ## Converge/no-op/upload figures against same-run baselines (reports/bench.json)
+	scripts/bench.sh
 
 clean:  ## Remove the virtualenv (credentials are kept)
 	rm -rf $(VENV)
