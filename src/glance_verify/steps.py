@@ -889,7 +889,7 @@ STEPS: tuple[Step, ...] = (
         "backends",
         "per --backend: upload the image to it (X-Image-Meta-Store): active, stores=NAME, "
         "md5 and os_hash as local; location file://DIR/<id> when shown; DIR/<id> has its "
-        "size when DIR is local; delete: 404, file gone",
+        "size with --local-stores; delete: 404, file gone",
         step_backends,
         requires=("source",),
         not_applicable=lambda o: None if o.backends else "no --backend",
