@@ -36,6 +36,7 @@ from glance_verify.steps import SKIPPABLE, STEPS, Context, StepResult, run_steps
 from glance_verify.storage import (
     check_backends,
     parse_backend,
+    parse_limit,
     parse_quota,
 )
 
@@ -214,6 +215,31 @@ def build_parser() -> argparse.ArgumentParser:
         "(HTTP 413) and leaves nothing; a small upload still works",
     )
     lab.add_argument(
+        "--keystone-limits",
+        action="store_true",
+        help="Glance enforces Keystone unified limits (use_keystone_limits): GET "
+        "/v2/info/usage reports them; an upload that takes usage over image_size_total "
+        "passes (Glance checks before an upload), the next one is refused (HTTP 413) and "
+        "stores nothing; after deleting the first, it passes",
+    )
+    lab.add_argument(
+        "--keystone-limit",
+        metavar="NAME=N",
+        action="append",
+        default=[],
+        help="with --keystone-limits: the limit Keystone must report for NAME "
+        "(image_size_total, image_stage_total in MiB; image_count_total, "
+        "image_count_uploading); repeatable",
+    )
+    lab.add_argument(
+        "--limit-fill-max",
+        metavar="MIB",
+        type=int,
+        default=256,
+        help="with --keystone-limits: the most data (MiB) it may upload to go over "
+        "image_size_total; a larger gap fails the step (default: %(default)s)",
+    )
+    lab.add_argument(
         "--image-cache",
         action="store_true",
         help="Glance caches images (cache middleware): a downloaded image appears in the "
@@ -285,6 +311,16 @@ def db_url_from_args(url: str | None, password_file: str | None) -> DbUrl | None
     return db_url
 
 
+def limit_options(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
+    """--keystone-limit values, checked with --keystone-limits and --limit-fill-max."""
+    expect = tuple(parse_limit(text) for text in args.keystone_limit)
+    if expect and not args.keystone_limits:
+        raise ConfigError("--keystone-limit needs --keystone-limits")
+    if args.limit_fill_max < 1:
+        raise ConfigError(f"--limit-fill-max {args.limit_fill_max}: give 1 MiB or more")
+    return expect
+
+
 def options_from_args(args: argparse.Namespace) -> Options:
     """Validate everything that can be checked before touching the cloud."""
     skip = skip_set(args.skip)
@@ -307,6 +343,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
     backends = tuple(parse_backend(b) for b in args.backend)
     check_backends(backends, args.default_backend, local=args.local_stores)
     quota = parse_quota(args.quota) if args.quota is not None else None
+    limit_expect = limit_options(args)
     image_cache_dir = None
     if args.image_cache_dir:
         if not args.image_cache:
@@ -344,6 +381,9 @@ def options_from_args(args: argparse.Namespace) -> Options:
         local_stores=args.local_stores,
         quota=quota,
         quota_text=args.quota,
+        keystone_limits=args.keystone_limits,
+        keystone_limit_expect=limit_expect,
+        limit_fill_max=args.limit_fill_max * 1024 * 1024,
         image_cache=args.image_cache,
         image_cache_dir=image_cache_dir,
         http_url=args.http_url,

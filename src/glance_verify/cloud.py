@@ -261,6 +261,18 @@ class GlanceApi:
         expect = (204, 404) if missing_ok else (204,)
         return bool(self._call("DELETE", f"/images/{image_id}", expect).status_code == 204)
 
+    def usage(self) -> dict[str, Any]:
+        """GET /v2/info/usage: the project's unified limits and usage (Glance Yoga+)."""
+        resp = self._image.request("/info/usage", "GET", raise_exc=False)
+        if resp.status_code == 404:
+            raise CheckFailed(
+                "GET /v2/info/usage: 404, this Glance has no usage API (it came in Yoga)"
+            )
+        if resp.status_code != 200:
+            raise CheckFailed(status_text("GET", "/info/usage", resp))
+        answer: dict[str, Any] = resp.json()
+        return answer
+
     def stores(self) -> list[str] | None:
         """Store ids of a multi-store Glance, or None when multiple stores are not enabled."""
         info = self.store_info()

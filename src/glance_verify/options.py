@@ -43,6 +43,12 @@ class Options:
     #: user_storage_quota in bytes, and as given (e.g. ``64MB``).
     quota: int | None = None
     quota_text: str | None = None
+    #: Keystone unified limits: check /v2/info/usage and the image_size_total refusal.
+    keystone_limits: bool = False
+    #: --keystone-limit NAME=N: limits /v2/info/usage must report.
+    keystone_limit_expect: tuple[tuple[str, int], ...] = ()
+    #: The most data (bytes) the limits step may upload to go over image_size_total.
+    limit_fill_max: int = 256 * 1024 * 1024
     image_cache: bool = False
     image_cache_dir: Path | None = None
     http_url: str | None = None

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from glance_verify.errors import ConfigError
+from glance_verify.errors import CheckFailed, ConfigError
 from glance_verify.hashing import CHUNK_SIZE
 from glance_verify.options import Backend
 
@@ -44,6 +44,79 @@ def parse_quota(text: str) -> int:
     if value == 0:
         raise ConfigError(f"--quota {text}: 0 means no quota in Glance; nothing to check")
     return value
+
+
+#: The resources Glance (Zed and later) enforces with Keystone unified limits
+#: (use_keystone_limits), and whether each counts MiB (else images).
+LIMIT_RESOURCES = {
+    "image_size_total": True,
+    "image_stage_total": True,
+    "image_count_total": False,
+    "image_count_uploading": False,
+}
+
+
+def parse_limit(text: str) -> tuple[str, int]:
+    """``--keystone-limit NAME=N``: a resource of LIMIT_RESOURCES and its expected limit."""
+    name, sep, value = text.partition("=")
+    if name not in LIMIT_RESOURCES or not sep or not value.isdigit():
+        raise ConfigError(
+            f"--keystone-limit {text!r}: expected NAME=N with NAME one of "
+            f"{', '.join(LIMIT_RESOURCES)} and N a whole number (MiB for the sizes)"
+        )
+    return name, int(value)
+
+
+def parse_usage(answer: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """GET /v2/info/usage -> {resource: (limit MiB or count, usage)}.
+
+    CheckFailed when Glance reports no unified limits (with use_keystone_limits off it
+    answers ``{"usage": {}}``) or leaves a resource out.
+    """
+    usage = answer.get("usage")
+    if not isinstance(usage, Mapping) or not usage:
+        raise CheckFailed(
+            "GET /v2/info/usage reports no limits: Keystone unified limits are off in "
+            "glance-api.conf (use_keystone_limits)"
+        )
+    table: dict[str, tuple[int, int]] = {}
+    missing = []
+    for name in LIMIT_RESOURCES:
+        entry = usage.get(name)
+        numbers = (
+            [
+                value
+                for value in (entry.get("limit"), entry.get("usage"))
+                if isinstance(value, int) and not isinstance(value, bool)
+            ]
+            if isinstance(entry, Mapping)
+            else []
+        )
+        if len(numbers) == 2:
+            table[name] = (numbers[0], numbers[1])
+        else:
+            missing.append(name)
+    if missing:
+        raise CheckFailed(f"GET /v2/info/usage has no limit and usage for {', '.join(missing)}")
+    return table
+
+
+def limit_fill_mib(limit_mib: int, usage_mib: int) -> int:
+    """MiB to upload so that the project's usage goes over ``limit_mib``.
+
+    Glance (glance/quota/keystone.py) checks usage // MiB before an upload, with no delta:
+    an upload is refused only once usage > limit. 0 when usage is over already.
+    """
+    return max(0, limit_mib - usage_mib + 1)
+
+
+def describe_limits(table: Mapping[str, tuple[int, int]]) -> str:
+    """``image_size_total 48 MiB (used 16), image_count_total 50 (used 4), ...``"""
+    parts = []
+    for name, (limit, used) in table.items():
+        unit = " MiB" if LIMIT_RESOURCES.get(name) else ""
+        parts.append(f"{name} {limit}{unit} (used {used})")
+    return ", ".join(parts)
 
 
 def parse_backend(text: str) -> Backend:

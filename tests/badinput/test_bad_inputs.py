@@ -120,6 +120,36 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("quota-with-space", {"glance_user_storage_quota": "10 GB"}, "glance_user_storage_quota"),
     (
+        "limits-missing-a-resource",
+        {"glance_keystone_limits": {"image_size_total": 1024, "image_count_total": 10}},
+        "glance_keystone_limits",
+    ),
+    (
+        "limit-not-a-number",
+        {
+            "glance_keystone_limits": {
+                "image_size_total": "1TB",
+                "image_stage_total": 1024,
+                "image_count_total": 10,
+                "image_count_uploading": 2,
+            }
+        },
+        "glance_keystone_limits",
+    ),
+    (
+        "limits-with-legacy-quota",
+        {
+            "glance_user_storage_quota": "10GB",
+            "glance_keystone_limits": {
+                "image_size_total": 10240,
+                "image_stage_total": 10240,
+                "image_count_total": 100,
+                "image_count_uploading": 10,
+            },
+        },
+        "glance_user_storage_quota",
+    ),
+    (
         "cache-max-size-zero",
         {"glance_image_cache_enabled": True, "glance_image_cache_max_size": 0},
         "glance_image_cache_max_size",

@@ -65,6 +65,10 @@ class FakeGlance:
     # user_storage_quota in bytes (None: no quota); misbehaviour: a refused upload's file stays.
     quota: int | None = None
     quota_leaves_file: bool = False
+    # Keystone unified limits (use_keystone_limits): resource -> limit; None: off.
+    # Like Zed, uploads are refused (413, before storing) only once usage > limit.
+    keystone_limits: dict[str, int] | None = None
+    limits_never_refuse: bool = False
     # Image cache: which listing paths answer, the entries, hits; misbehaviours.
     cache_paths: tuple[str, ...] = ()
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -175,6 +179,28 @@ class FakeApi:
             if i["owner"] == owner and i["status"] == "active"
         )
 
+    def _limit_usage(self, owner: str) -> dict[str, int]:
+        mine = [i for i in self.g.images.values() if i["owner"] == owner]
+        return {
+            "image_size_total": self._usage(owner) // (1024 * 1024),
+            "image_stage_total": 0,
+            "image_count_total": len(mine),
+            "image_count_uploading": sum(i["status"] in ("saving", "uploading") for i in mine),
+        }
+
+    def _over_keystone_limit(self, owner: str) -> bool:
+        limits = self.g.keystone_limits
+        if limits is None or self.g.limits_never_refuse:
+            return False
+        return self._limit_usage(owner)["image_size_total"] > limits["image_size_total"]
+
+    def usage(self) -> dict[str, Any]:
+        limits = self.g.keystone_limits
+        if limits is None:
+            return {"usage": {}}
+        used = self._limit_usage(self.project)
+        return {"usage": {k: {"limit": v, "usage": used[k]} for k, v in limits.items()}}
+
     def try_upload(
         self, image_id: str, body: Iterable[bytes], store: str | None = None
     ) -> tuple[int, str]:
@@ -184,7 +210,13 @@ class FakeApi:
         self.g.requests.append(("PUT", f"/images/{image_id}/file"))
         if self.g.backends and store is not None and store not in self.g.backends:
             return 400, f"PUT /v2/images/{image_id}/file: HTTP 400 Unknown scheme {store}"
-        remaining = None if self.g.quota is None else self.g.quota - self._usage(image["owner"])
+        if self._over_keystone_limit(image["owner"]):
+            for chunk in body:  # refused before the data is read; the client sent it all
+                self.g.upload_consumed.append(len(chunk))
+            return 413, f"PUT /v2/images/{image_id}/file: HTTP 413 Limit exceeded"
+        # Like Zed: user_storage_quota has no effect with use_keystone_limits.
+        legacy = None if self.g.keystone_limits is not None else self.g.quota
+        remaining = None if legacy is None else legacy - self._usage(image["owner"])
         refused = f"PUT /v2/images/{image_id}/file: HTTP 413 Image exceeds the storage quota"
         declared = len(body) if isinstance(body, Sized) else None
         if remaining is not None and declared is not None and declared > remaining:
