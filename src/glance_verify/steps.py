@@ -683,8 +683,8 @@ def step_keystone_limits(ctx: Context) -> str:
         raise CheckFailed(
             f"image_size_total is {limit} MiB and the project uses {used} MiB: going over "
             f"it takes a {fill_mib} MiB upload, more than --limit-fill-max "
-            f"{ctx.opts.limit_fill_max // MIB} MiB; raise --limit-fill-max or verify with a "
-            "lab-sized limit"
+            f"{ctx.opts.limit_fill_max // MIB} MiB; raise --limit-fill-max "
+            "(make verify: verify_limit_fill_max) or --skip keystone-limits"
         )
     fill_id = _raw_image(ctx, "limit-fill") if fill_mib else None
     if fill_id is not None:
