@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -262,13 +262,13 @@ class HashingReader:
     def __len__(self) -> int:
         return self._size
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Generator[bytes, None, None]:
         if self._started:
             raise RuntimeError("HashingReader is single pass; it was already consumed")
         self._started = True
         return self._chunks()
 
-    def _chunks(self) -> Iterator[bytes]:
+    def _chunks(self) -> Generator[bytes, None, None]:
         with self._hasher:
             while True:
                 chunk = self._file.read(self._chunk_size)
