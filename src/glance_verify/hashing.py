@@ -23,6 +23,8 @@ from glance_verify.errors import CheckFailed, ConfigError
 
 #: Read and send the image in 1 MiB pieces.
 CHUNK_SIZE = 1024 * 1024
+#: Read downloads in pieces of this size (requests' iter_content).
+DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE
 #: Chunks a hashing worker may have waiting before the producer blocks.
 QUEUE_DEPTH = 4
 

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from glance_verify.cleanup import CleanupResult, CleanupStack, SignalGuard
-from glance_verify.cloud import GlanceApi, TempUser, admin_domain_id, create_temp_user
+from glance_verify.cloud import (
+    GlanceApi,
+    TempUser,
+    admin_domain_id,
+    create_temp_user,
+    hash_download,
+)
 from glance_verify.compare import (
     deleted_row_problems,
     digest_problems,
@@ -30,7 +36,7 @@ from glance_verify.compare import (
 )
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError, Interrupted
-from glance_verify.hashing import CHUNK_SIZE, Digests, HashingReader, hash_chunks
+from glance_verify.hashing import Digests, HashingReader, hash_chunks
 from glance_verify.options import Backend, Options
 from glance_verify.progress import ProgressBar, human_bytes
 from glance_verify.source import (
@@ -62,6 +68,30 @@ CACHE_PATHS = ("/cache", "/cached_images")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """The bare data transfer of step upload or download, apart from the rest of the step.
+
+    ``seconds``: upload, from sending the PUT until Glance answers it (the data read,
+    hashed and sent); download, from sending the GET until the last byte is read and
+    hashed. That is what ``curl -T FILE`` / ``curl -o /dev/null`` time for the same
+    request. ``wait_seconds`` (upload only): from Glance's answer until the image is seen
+    ``active``.
+    """
+
+    size: int
+    seconds: float
+    wait_seconds: float | None = None
+
+    @property
+    def mib_per_s(self) -> float:
+        return self.size / MIB / self.seconds if self.seconds > 0 else 0.0
+
+    def text(self) -> str:
+        """``536870912 bytes in 1.93 s (265.3 MiB/s)``."""
+        return f"{self.size} bytes in {self.seconds:.2f} s ({self.mib_per_s:.1f} MiB/s)"
+
+
 @dataclass
 class Context:
     """Everything one run shares between steps."""
@@ -80,6 +110,8 @@ class Context:
     original_owner: str | None = None
     local: Digests | None = None
     downloaded: Digests | None = None
+    #: Bare transfer times of steps upload and download (keys "upload", "download").
+    transfers: dict[str, Transfer] = field(default_factory=dict)
     owner_user: TempUser | None = None
     share_user: TempUser | None = None
     deleted: bool = False
@@ -189,33 +221,42 @@ def wait_for_status(api: GlanceApi, image_id: str, want: str, timeout: float) ->
         time.sleep(POLL_INTERVAL)
 
 
-def _upload_source(ctx: Context, image_id: str, store: str | None, label: str) -> Digests:
-    """Stream the source file to the image, hashing it on the way: its digests."""
+def _upload_source(
+    ctx: Context, image_id: str, store: str | None, label: str
+) -> tuple[Digests, float]:
+    """Stream the source file to the image, hashing it on the way: its digests, and the
+    seconds from sending the PUT to Glance's answer."""
     source = ctx.source
     if source is None:
         raise CheckFailed("no image source")
     with source.path.open("rb") as handle, ctx.progress(label, source.size) as bar:
         reader = HashingReader(handle, source.size, ctx.opts.hash_algo, progress=bar)
+        start = time.monotonic()
         try:
             ctx.api.upload(image_id, reader, store=store)
         except CheckFailed as exc:
             if "HTTP 410" in str(exc):
                 raise CheckFailed(f"{exc} (can glance write its store directory?)") from None
             raise
-    return reader.digests()
+        seconds = time.monotonic() - start
+    return reader.digests(), seconds
 
 
 def step_upload(ctx: Context) -> str:
     opts = ctx.opts
-    ctx.local = _upload_source(ctx, ctx.image, opts.store, "upload")
+    ctx.local, put_seconds = _upload_source(ctx, ctx.image, opts.store, "upload")
+    answered = time.monotonic()
     image = wait_for_status(ctx.api, ctx.image, "active", opts.timeout)
+    transfer = Transfer(ctx.local.size, put_seconds, time.monotonic() - answered)
+    ctx.transfers["upload"] = transfer
     require(image_record_problems(ctx.local, image))
     if opts.store and opts.store not in str(image.get("stores", "")).split(","):
         raise CheckFailed(mismatch("stores", opts.store, image.get("stores")))
     where = f", store {opts.store}" if opts.store else ""
     return (
         f"status=active, size={ctx.local.size}, checksum and {ctx.local.algo} "
-        f"= local digests (one pass){where}"
+        f"= local digests (one pass){where}; PUT {transfer.seconds:.2f} s "
+        f"({transfer.mib_per_s:.1f} MiB/s), active {transfer.wait_seconds:.2f} s later"
     )
 
 
@@ -366,20 +407,25 @@ def download_digests(
     ctx: Context, image_id: str, size: int, label: str = "download"
 ) -> tuple[Digests, str | None]:
     """Stream the image data from Glance, hashing it: its digests and Content-MD5 header."""
-    with ctx.api.download(image_id) as resp, ctx.progress(label, size) as bar:
-        got = hash_chunks(resp.iter_content(CHUNK_SIZE), ctx.opts.hash_algo, progress=bar)
-        return got, resp.headers.get("Content-MD5")
+    with ctx.progress(label, size) as bar:
+        return hash_download(ctx.api, image_id, ctx.opts.hash_algo, progress=bar)
 
 
 def step_download(ctx: Context) -> str:
     local = ctx.digests
+    start = time.monotonic()
     got, header_md5 = download_digests(ctx, ctx.image, local.size)
+    transfer = Transfer(got.size, time.monotonic() - start)
+    ctx.transfers["download"] = transfer
     ctx.downloaded = got
     problems = digest_problems(local, got)
     if header_md5 and header_md5 != local.md5:
         problems.append(mismatch("Content-MD5 header", local.md5, header_md5))
     require(problems)
-    return f"{got.size} bytes streamed; md5 and {got.algo} of the downloaded bytes match"
+    return (
+        f"{got.size} bytes streamed in {transfer.seconds:.2f} s ({transfer.mib_per_s:.1f} "
+        f"MiB/s); md5 and {got.algo} of the downloaded bytes match"
+    )
 
 
 def require_gone(api: GlanceApi, image_id: str) -> None:
@@ -497,7 +543,7 @@ def _local_dir(ctx: Context, directory: object) -> Path | None:
 def _check_backend(ctx: Context, backend: Backend) -> str:
     name = backend.name
     image_id = str(temp_image(ctx, f"backend-{name}")["id"])
-    local = _upload_source(ctx, image_id, name, f"upload {name}")
+    local, _ = _upload_source(ctx, image_id, name, f"upload {name}")
     image = wait_for_status(ctx.api, image_id, "active", ctx.opts.timeout)
     problems = image_record_problems(local, image)
     if image.get("stores") != name:
@@ -932,6 +978,7 @@ class RunResult:
     digests: Digests | None = None
     source: ImageSource | None = None
     interrupted: str | None = None
+    transfers: dict[str, Transfer] = field(default_factory=dict)
 
     @property
     def cleanup_ok(self) -> bool:
@@ -1063,4 +1110,5 @@ def run_steps(
         digests=ctx.local,
         source=ctx.source,
         interrupted=interrupted,
+        transfers=dict(ctx.transfers),
     )
