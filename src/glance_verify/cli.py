@@ -14,6 +14,7 @@ from typing import NoReturn, TextIO
 
 from glance_verify import __version__
 from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
+from glance_verify.console import Console
 from glance_verify.db import DbUrl, ImageDatabase, mask_url, parse_db_url
 from glance_verify.errors import CloudUnreachable, ConfigError
 from glance_verify.hashing import check_algorithm, parse_expected_hash
@@ -428,32 +429,21 @@ def check_store(api: GlanceApi, store: str) -> None:
         raise ConfigError(f"--store {store}: unknown store; this Glance has: {', '.join(stores)}")
 
 
-class Console:
-    """stdout for the report, stderr for notices; --quiet keeps only failures."""
-
-    def __init__(self, quiet: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        self.quiet = quiet
-        self.out = out if out is not None else sys.stdout
-        self.err = err if err is not None else sys.stderr
-
-    def line(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-    def notice(self, text: str) -> None:
-        print(f"{PROG}: {text}", file=self.err, flush=True)
-
-    def step(self, result: StepResult) -> None:
-        if not self.quiet or result.status == "fail":
-            self.line(step_line(result))
-
-
 def _fail(console: Console, message: str, code: int) -> int:
-    print(f"{PROG}: error: {mask_url(message)}", file=console.err, flush=True)
+    console.error(mask_url(message))
     return code
 
 
+def _show_step(console: Console, result: StepResult) -> None:
+    """One line per step as it ends; --quiet keeps only failures."""
+    if result.status == "fail":
+        console.line(step_line(result))
+    else:
+        console.info(step_line(result))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    console = Console(quiet=False)
+    console = Console(PROG)
     try:
         opts = parse_args(argv)
     except ConfigError as exc:
@@ -484,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.line(
                 f"{PROG} {__version__}: cloud {cloud}, Glance {endpoint}, run {ctx.run_id}"
             )
-        run = run_steps(ctx, on_result=console.step)
+        run = run_steps(ctx, on_result=lambda result: _show_step(console, result))
     except ConfigError as exc:
         return _fail(console, str(exc), EXIT_USAGE)
     except CloudUnreachable as exc:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
+from glance_verify.hashing import DOWNLOAD_CHUNK_SIZE, Digests, ProgressCallback, hash_chunks
 
 PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
 #: Socket timeout for API calls, seconds (a read that stalls this long fails the call).
@@ -308,6 +309,19 @@ class GlanceApi:
     def uncache_image(self, path: str, image_id: str) -> None:
         """Remove an image from the cache: 204 on ``/cache/ID``, 200 on ``/cached_images/ID``."""
         self._call("DELETE", f"{path}/{image_id}", (200, 204))
+
+
+def hash_download(
+    api: GlanceApi, image_id: str, algo: str, progress: ProgressCallback | None = None
+) -> tuple[Digests, str | None]:
+    """Stream GET /file through the hashers: its digests, and its Content-MD5 header.
+
+    glance-verify's steps and glance-ledger's check both download this way.
+    """
+    with api.download(image_id) as resp:
+        chunks = resp.iter_content(DOWNLOAD_CHUNK_SIZE)
+        got = hash_chunks(chunks, algo, progress=progress)
+        return got, resp.headers.get("Content-MD5")
 
 
 @dataclass

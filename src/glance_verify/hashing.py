@@ -2,19 +2,31 @@
 
 Everything here is pure: bytes in, digests out. Data is consumed chunk by chunk and
 never kept, so memory use does not depend on the image size.
+
+Each algorithm runs in its own worker thread (hashlib releases the GIL while it hashes
+a buffer of 2 KiB or more), so md5, the other digest and the thread that reads the
+socket or the file use separate cores instead of taking turns on one. The workers are
+fed through bounded queues: see MultiHasher for the memory bound.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from glance_verify.errors import CheckFailed, ConfigError
 
 #: Read and send the image in 1 MiB pieces.
 CHUNK_SIZE = 1024 * 1024
+#: Read downloads in pieces of this size (requests' iter_content).
+DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE
+#: Chunks a hashing worker may have waiting before the producer blocks.
+QUEUE_DEPTH = 4
 
 ProgressCallback = Callable[[int], None]
 
@@ -23,6 +35,14 @@ class Readable(Protocol):
     """What HashingReader reads from: a binary file, or any source with ``read(n)``."""
 
     def read(self, n: int = -1, /) -> bytes: ...
+
+
+class Hash(Protocol):
+    """The part of a hashlib object a HashWorker uses."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -49,49 +69,177 @@ def check_algorithm(name: str) -> str:
     return algo
 
 
+class HashWorker:
+    """One hash object updated in its own thread, fed through a queue of ``depth`` chunks.
+
+    ``feed`` blocks while ``depth`` chunks are waiting, so the worker holds at most
+    ``depth + 1`` chunks (the waiting ones and the one it is hashing). An exception in
+    the worker is raised again in the thread that calls ``feed`` or ``hexdigest``.
+    ``close`` stops the worker without hashing what is still queued; the thread ends in
+    every case (finished, failed, closed) and never waits for a producer that has gone.
+    """
+
+    def __init__(self, hasher: Hash, depth: int = QUEUE_DEPTH, name: str = "hash") -> None:
+        if depth < 1:
+            raise ValueError("depth must be at least 1")
+        self._hasher = hasher
+        self._depth = depth
+        self._queue: deque[bytes] = deque()
+        self._cond = threading.Condition()
+        self._no_more = False
+        self._closed = False
+        self._error: BaseException | None = None
+        #: The most chunks that were ever waiting at once (at most ``depth``).
+        self.high_water = 0
+        self._thread = threading.Thread(target=self._run, name=f"glance-verify-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._no_more and not self._closed:
+                    self._cond.wait()
+                if self._closed or not self._queue:
+                    return
+                chunk = self._queue.popleft()
+                self._cond.notify_all()
+            try:
+                self._hasher.update(chunk)
+            except BaseException as exc:  # noqa: BLE001 - handed to the feeding thread
+                with self._cond:
+                    self._error = exc
+                    self._queue.clear()
+                    self._cond.notify_all()
+                return
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def feed(self, chunk: bytes) -> None:
+        """Queue ``chunk`` (a bytes object: never changed afterwards, so it is not copied)."""
+        with self._cond:
+            while len(self._queue) >= self._depth and self._error is None and not self._closed:
+                self._cond.wait()
+            self._raise_error()
+            if self._closed or self._no_more:
+                raise RuntimeError("HashWorker: fed after it was finished or closed")
+            self._queue.append(chunk)
+            self.high_water = max(self.high_water, len(self._queue))
+            self._cond.notify_all()
+
+    def hexdigest(self) -> str:
+        """Wait until everything fed is hashed; the digest, or the worker's exception."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("HashWorker: closed before it finished")
+            self._no_more = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._raise_error()
+        return self._hasher.hexdigest()
+
+    def close(self) -> None:
+        """Stop now, dropping what is queued; the thread has ended when this returns."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+        self._thread.join()
+
+
 class MultiHasher:
-    """md5 and one other algorithm, fed in one pass."""
+    """md5 and one other algorithm over the same bytes, in one pass, one thread each.
 
-    def __init__(self, algo: str) -> None:
+    Memory: ``update`` hands the same bytes object to both workers and blocks while a
+    worker has ``depth`` chunks waiting, so at most ``depth + 2`` chunks are alive at a
+    time (the waiting ones, the one the slower worker is hashing, the caller's newest):
+    with 1 MiB chunks and QUEUE_DEPTH 4, 6 MiB whatever the image size. The workers
+    start with the first chunk; use the hasher as a context manager (or call
+    ``close``) so that they end when the stream stops early.
+    """
+
+    def __init__(self, algo: str, *, depth: int = QUEUE_DEPTH) -> None:
         self.algo = check_algorithm(algo)
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._other = hashlib.new(self.algo)
         self.size = 0
+        self._depth = depth
+        self._workers: tuple[HashWorker, HashWorker] | None = None
+        self._result: Digests | None = None
 
-    def update(self, chunk: bytes) -> None:
-        self._md5.update(chunk)
-        self._other.update(chunk)
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        if self._result is not None:
+            raise RuntimeError("MultiHasher: updated after digests()")
+        if not chunk:
+            return
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)  # a caller's reusable buffer must not change under a worker
+        if self._workers is None:
+            self._workers = (
+                HashWorker(hashlib.md5(usedforsecurity=False), self._depth, "md5"),
+                HashWorker(hashlib.new(self.algo), self._depth, self.algo),
+            )
+        for worker in self._workers:
+            try:
+                worker.feed(chunk)
+            except BaseException:
+                self.close()
+                raise
         self.size += len(chunk)
 
     def digests(self) -> Digests:
-        return Digests(
-            size=self.size,
-            md5=self._md5.hexdigest(),
-            algo=self.algo,
-            value=self._other.hexdigest(),
-        )
+        """Wait for the workers: the digests of everything fed (a worker's error, raised)."""
+        if self._result is None:
+            if self._workers is None:
+                md5 = hashlib.md5(usedforsecurity=False).hexdigest()
+                value = hashlib.new(self.algo).hexdigest()
+            else:
+                try:
+                    md5, value = (worker.hexdigest() for worker in self._workers)
+                finally:
+                    self.close()
+            self._result = Digests(size=self.size, md5=md5, algo=self.algo, value=value)
+        return self._result
+
+    def close(self) -> None:
+        """End the workers (dropping queued chunks); digests() is not possible after this."""
+        if self._workers is not None:
+            for worker in self._workers:
+                worker.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def hash_chunks(
     chunks: Iterable[bytes], algo: str, progress: ProgressCallback | None = None
 ) -> Digests:
     """Hash an iterable of byte chunks (e.g. an HTTP response body) without keeping it."""
-    hasher = MultiHasher(algo)
-    for chunk in chunks:
-        if chunk:
-            hasher.update(chunk)
-            if progress is not None:
-                progress(len(chunk))
-    return hasher.digests()
+    with MultiHasher(algo) as hasher:
+        for chunk in chunks:
+            if chunk:
+                hasher.update(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+        return hasher.digests()
 
 
 class HashingReader:
     """Iterate a binary file in chunks, hashing each chunk as the consumer takes it.
 
     Given as the body of an HTTP PUT, the upload and the hashing are one pass over the
-    file: each chunk is read once, hashed, handed to the socket and dropped. ``len()``
-    is the expected size so that the HTTP client sends a Content-Length instead of
-    chunked encoding. The reader can be iterated only once.
+    file: each chunk is read once, handed to the hashing workers and to the socket, and
+    dropped. ``len()`` is the expected size so that the HTTP client sends a
+    Content-Length instead of chunked encoding. The reader can be iterated only once;
+    when the iteration stops early (an error, or the iterator is closed or dropped) the
+    hashing workers are stopped with it.
     """
 
     def __init__(
@@ -116,21 +264,23 @@ class HashingReader:
     def __len__(self) -> int:
         return self._size
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Generator[bytes, None, None]:
         if self._started:
             raise RuntimeError("HashingReader is single pass; it was already consumed")
         self._started = True
         return self._chunks()
 
-    def _chunks(self) -> Iterator[bytes]:
-        while True:
-            chunk = self._file.read(self._chunk_size)
-            if not chunk:
-                break
-            self._hasher.update(chunk)
-            if self._progress is not None:
-                self._progress(len(chunk))
-            yield chunk
+    def _chunks(self) -> Generator[bytes, None, None]:
+        with self._hasher:
+            while True:
+                chunk = self._file.read(self._chunk_size)
+                if not chunk:
+                    break
+                self._hasher.update(chunk)
+                if self._progress is not None:
+                    self._progress(len(chunk))
+                yield chunk
+            self._hasher.digests()  # wait for the workers while the upload is still "on"
         self._finished = True
 
     @property
@@ -141,6 +291,7 @@ class HashingReader:
     def digests(self) -> Digests:
         """The digests of everything read. Raises CheckFailed if the read was incomplete."""
         if not self._finished:
+            self._hasher.close()
             raise CheckFailed(f"upload stopped after {self._hasher.size} of {self._size} bytes")
         if self._hasher.size != self._size:
             raise CheckFailed(

@@ -26,16 +26,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 from glance_verify import __version__
-from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
+from glance_verify.cloud import GlanceApi, connect, hash_download, quiet_sdk_logging
 from glance_verify.compare import digest_problems, image_record_problems, require
+from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
-from glance_verify.hashing import CHUNK_SIZE, Digests, HashingReader, hash_chunks
+from glance_verify.hashing import Digests, HashingReader
 from glance_verify.options import DEFAULT_TIMEOUT
 from glance_verify.report import check_writable
 from glance_verify.steps import wait_for_status
+from glance_verify.storage import GeneratedData, RandomSource
 
 PROG = "glance-ledger"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -46,8 +48,6 @@ MIB = 1024 * 1024
 MAX_COUNT = 100
 MAX_SIZE_MIB = 10 * 1024
 HEX_LENGTHS = {"md5": 32, "sha512": 128}
-
-RandomSource = Callable[[int], bytes]
 
 
 @dataclass(frozen=True)
@@ -69,23 +69,6 @@ class Entry:
         if digests.algo != ALGO:
             raise ValueError(f"the ledger records {ALGO}, not {digests.algo}")
         return cls(image_id, name, digests.size, digests.md5, digests.value)
-
-
-class RandomData:
-    """A file-like ``read(n)`` over ``size`` bytes of fresh random data, made as it is read."""
-
-    def __init__(self, size: int, source: RandomSource = os.urandom) -> None:
-        if size < 0:
-            raise ValueError("size must not be negative")
-        self._left = size
-        self._source = source
-
-    def read(self, n: int = -1) -> bytes:
-        count = self._left if n < 0 else min(n, self._left)
-        if count <= 0:
-            return b""
-        self._left -= count
-        return self._source(count)
 
 
 def image_size(size_mib: int, index: int) -> int:
@@ -188,7 +171,7 @@ def record_image(
     )
     image_id = str(image["id"])
     try:
-        reader = HashingReader(RandomData(size, source), size, ALGO)
+        reader = HashingReader(GeneratedData(size, source), size, ALGO)
         api.upload(image_id, reader)
         local = reader.digests()
         shown = wait_for_status(api, image_id, "active", timeout)
@@ -211,8 +194,7 @@ def check_image(api: GlanceApi, entry: Entry) -> str:
     if image.get("name") != entry.name:
         problems.append(f"name: expected {entry.name}, got {image.get('name')}")
     if image.get("status") == "active":
-        with api.download(entry.id) as resp:
-            got = hash_chunks(resp.iter_content(CHUNK_SIZE), ALGO)
+        got, _ = hash_download(api, entry.id, ALGO)
         problems += digest_problems(entry.digests, got)
     require(problems)
     return f"active, {entry.size} bytes; Glance's checksum and sha512 and the downloaded data match"
@@ -226,18 +208,6 @@ def _error_text(exc: Exception) -> str:
 
 
 # --- commands -----------------------------------------------------------------------------
-
-
-class Console:
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
-        self.out = out if out is not None else sys.stdout
-        self.err = err if err is not None else sys.stderr
-
-    def line(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-    def error(self, text: str) -> None:
-        print(f"{PROG}: error: {text}", file=self.err, flush=True)
 
 
 def run_record(
@@ -456,7 +426,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
-    console = console if console is not None else Console()
+    console = console if console is not None else Console(PROG)
     try:
         return _run(build_parser().parse_args(argv), console)
     except ConfigError as exc:

@@ -8,6 +8,7 @@ registered on the cleanup stack right after it exists.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from glance_verify.cleanup import CleanupResult, CleanupStack, SignalGuard
-from glance_verify.cloud import GlanceApi, TempUser, admin_domain_id, create_temp_user
+from glance_verify.cloud import (
+    GlanceApi,
+    TempUser,
+    admin_domain_id,
+    create_temp_user,
+    hash_download,
+)
 from glance_verify.compare import (
     deleted_row_problems,
     digest_problems,
@@ -30,7 +37,7 @@ from glance_verify.compare import (
 )
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError, Interrupted
-from glance_verify.hashing import CHUNK_SIZE, Digests, HashingReader, hash_chunks
+from glance_verify.hashing import Digests, HashingReader, hash_chunks
 from glance_verify.options import Backend, Options
 from glance_verify.progress import ProgressBar, human_bytes
 from glance_verify.source import (
@@ -42,13 +49,14 @@ from glance_verify.source import (
 )
 from glance_verify.storage import (
     MIB,
+    GeneratedData,
     cache_entry,
     describe_limits,
-    generated_stream,
     image_location_urls,
     limit_fill_mib,
     location_problems,
     parse_usage,
+    repeating,
 )
 
 Status = Literal["pass", "fail", "skip"]
@@ -63,6 +71,30 @@ CACHE_WAIT = 30.0
 #: always routed) and ``/v2/cached_images`` (the ``cachemanage`` paste filter).
 CACHE_PATHS = ("/cache", "/cached_images")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The bare data transfer of step upload or download, apart from the rest of the step.
+
+    ``seconds``: upload, from sending the PUT until Glance answers it (the data read,
+    hashed and sent); download, from sending the GET until the last byte is read and
+    hashed. That is what ``curl -T FILE`` / ``curl -o /dev/null`` time for the same
+    request. ``wait_seconds`` (upload only): from Glance's answer until the image is seen
+    ``active``.
+    """
+
+    size: int
+    seconds: float
+    wait_seconds: float | None = None
+
+    @property
+    def mib_per_s(self) -> float:
+        return self.size / MIB / self.seconds if self.seconds > 0 else 0.0
+
+    def text(self) -> str:
+        """``536870912 bytes in 1.93 s (265.3 MiB/s)``."""
+        return f"{self.size} bytes in {self.seconds:.2f} s ({self.mib_per_s:.1f} MiB/s)"
 
 
 @dataclass
@@ -83,6 +115,8 @@ class Context:
     original_owner: str | None = None
     local: Digests | None = None
     downloaded: Digests | None = None
+    #: Bare transfer times of steps upload and download (keys "upload", "download").
+    transfers: dict[str, Transfer] = field(default_factory=dict)
     owner_user: TempUser | None = None
     share_user: TempUser | None = None
     deleted: bool = False
@@ -192,33 +226,42 @@ def wait_for_status(api: GlanceApi, image_id: str, want: str, timeout: float) ->
         time.sleep(POLL_INTERVAL)
 
 
-def _upload_source(ctx: Context, image_id: str, store: str | None, label: str) -> Digests:
-    """Stream the source file to the image, hashing it on the way: its digests."""
+def _upload_source(
+    ctx: Context, image_id: str, store: str | None, label: str
+) -> tuple[Digests, float]:
+    """Stream the source file to the image, hashing it on the way: its digests, and the
+    seconds from sending the PUT to Glance's answer."""
     source = ctx.source
     if source is None:
         raise CheckFailed("no image source")
     with source.path.open("rb") as handle, ctx.progress(label, source.size) as bar:
         reader = HashingReader(handle, source.size, ctx.opts.hash_algo, progress=bar)
+        start = time.monotonic()
         try:
             ctx.api.upload(image_id, reader, store=store)
         except CheckFailed as exc:
             if "HTTP 410" in str(exc):
                 raise CheckFailed(f"{exc} (can glance write its store directory?)") from None
             raise
-    return reader.digests()
+        seconds = time.monotonic() - start
+    return reader.digests(), seconds
 
 
 def step_upload(ctx: Context) -> str:
     opts = ctx.opts
-    ctx.local = _upload_source(ctx, ctx.image, opts.store, "upload")
+    ctx.local, put_seconds = _upload_source(ctx, ctx.image, opts.store, "upload")
+    answered = time.monotonic()
     image = wait_for_status(ctx.api, ctx.image, "active", opts.timeout)
+    transfer = Transfer(ctx.local.size, put_seconds, time.monotonic() - answered)
+    ctx.transfers["upload"] = transfer
     require(image_record_problems(ctx.local, image))
     if opts.store and opts.store not in str(image.get("stores", "")).split(","):
         raise CheckFailed(mismatch("stores", opts.store, image.get("stores")))
     where = f", store {opts.store}" if opts.store else ""
     return (
         f"status=active, size={ctx.local.size}, checksum and {ctx.local.algo} "
-        f"= local digests (one pass){where}"
+        f"= local digests (one pass){where}; PUT {transfer.seconds:.2f} s "
+        f"({transfer.mib_per_s:.1f} MiB/s), active {transfer.wait_seconds:.2f} s later"
     )
 
 
@@ -369,20 +412,25 @@ def download_digests(
     ctx: Context, image_id: str, size: int, label: str = "download"
 ) -> tuple[Digests, str | None]:
     """Stream the image data from Glance, hashing it: its digests and Content-MD5 header."""
-    with ctx.api.download(image_id) as resp, ctx.progress(label, size) as bar:
-        got = hash_chunks(resp.iter_content(CHUNK_SIZE), ctx.opts.hash_algo, progress=bar)
-        return got, resp.headers.get("Content-MD5")
+    with ctx.progress(label, size) as bar:
+        return hash_download(ctx.api, image_id, ctx.opts.hash_algo, progress=bar)
 
 
 def step_download(ctx: Context) -> str:
     local = ctx.digests
+    start = time.monotonic()
     got, header_md5 = download_digests(ctx, ctx.image, local.size)
+    transfer = Transfer(got.size, time.monotonic() - start)
+    ctx.transfers["download"] = transfer
     ctx.downloaded = got
     problems = digest_problems(local, got)
     if header_md5 and header_md5 != local.md5:
         problems.append(mismatch("Content-MD5 header", local.md5, header_md5))
     require(problems)
-    return f"{got.size} bytes streamed; md5 and {got.algo} of the downloaded bytes match"
+    return (
+        f"{got.size} bytes streamed in {transfer.seconds:.2f} s ({transfer.mib_per_s:.1f} "
+        f"MiB/s); md5 and {got.algo} of the downloaded bytes match"
+    )
 
 
 def require_gone(api: GlanceApi, image_id: str) -> None:
@@ -500,7 +548,7 @@ def _local_dir(ctx: Context, directory: object) -> Path | None:
 def _check_backend(ctx: Context, backend: Backend) -> str:
     name = backend.name
     image_id = str(temp_image(ctx, f"backend-{name}")["id"])
-    local = _upload_source(ctx, image_id, name, f"upload {name}")
+    local, _ = _upload_source(ctx, image_id, name, f"upload {name}")
     image = wait_for_status(ctx.api, image_id, "active", ctx.opts.timeout)
     problems = image_record_problems(local, image)
     if image.get("stores") != name:
@@ -556,13 +604,19 @@ def _project_usage(ctx: Context, owner: object) -> int:
     return sum(int(i.get("size") or 0) for i in images if i.get("status") not in ("killed",))
 
 
+def quota_data(size: int) -> GeneratedData:
+    """``size`` bytes for the quota uploads: one random MiB over and over (only the amount
+    matters, and a quota may be large)."""
+    return GeneratedData(size, repeating(os.urandom(MIB)))
+
+
 def _over_quota(ctx: Context, mode: str, size: int, store_dir: Path | None) -> str:
     """Upload ``size`` generated bytes; Glance must answer 413 and keep nothing."""
     image_id = str(
         temp_image(ctx, f"quota-{mode}", disk_format="raw", container_format="bare")["id"]
     )
-    with generated_stream(size) as data, ctx.progress(f"quota {mode}", size) as bar:
-        reader = HashingReader(data, size, ctx.opts.hash_algo, progress=bar)
+    with ctx.progress(f"quota {mode}", size) as bar:
+        reader = HashingReader(quota_data(size), size, ctx.opts.hash_algo, progress=bar)
         # With a len(): Content-Length, refused before a byte is stored; without (a plain
         # iterator): chunked, Glance stores it all and must remove it again.
         status, answer = ctx.api.try_upload(
@@ -604,9 +658,8 @@ def step_quota(ctx: Context) -> str:
     small = max(1, min(MIB, quota // 2))
     image = temp_image(ctx, "quota-small", disk_format="raw", container_format="bare")
     image_id = str(image["id"])
-    with generated_stream(small) as data:
-        reader = HashingReader(data, small, ctx.opts.hash_algo)
-        status, answer = ctx.api.try_upload(image_id, reader)
+    reader = HashingReader(quota_data(small), small, ctx.opts.hash_algo)
+    status, answer = ctx.api.try_upload(image_id, reader)
     if status != 204:
         usage = _project_usage(ctx, image.get("owner"))
         raise CheckFailed(
@@ -635,8 +688,8 @@ def _raw_image(ctx: Context, suffix: str) -> str:
 def _upload_generated(ctx: Context, image_id: str, size: int, label: str) -> tuple[int, str]:
     """PUT ``size`` generated bytes; (HTTP status, answer). On 204, wait for ``active`` and
     require Glance's size and hashes to be those of the data sent."""
-    with generated_stream(size) as data, ctx.progress(label, size) as bar:
-        reader = HashingReader(data, size, ctx.opts.hash_algo, progress=bar)
+    with ctx.progress(label, size) as bar:
+        reader = HashingReader(quota_data(size), size, ctx.opts.hash_algo, progress=bar)
         status, answer = ctx.api.try_upload(image_id, reader)
     if status == 204:
         shown = wait_for_status(ctx.api, image_id, "active", ctx.opts.timeout)
@@ -1035,6 +1088,7 @@ class RunResult:
     digests: Digests | None = None
     source: ImageSource | None = None
     interrupted: str | None = None
+    transfers: dict[str, Transfer] = field(default_factory=dict)
 
     @property
     def cleanup_ok(self) -> bool:
@@ -1166,4 +1220,5 @@ def run_steps(
         digests=ctx.local,
         source=ctx.source,
         interrupted=interrupted,
+        transfers=dict(ctx.transfers),
     )

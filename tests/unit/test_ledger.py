@@ -13,13 +13,13 @@ import pytest
 
 from conftest import FakeGlance
 from glance_verify import ledger
+from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
 from glance_verify.hashing import Digests
 from glance_verify.ledger import (
     MIB,
-    Console,
+    PROG,
     Entry,
-    RandomData,
     check_image,
     image_size,
     main,
@@ -30,16 +30,17 @@ from glance_verify.ledger import (
     run_forget,
     run_record,
 )
+from glance_verify.storage import RandomSource
 
 
-def seeded(seed: int = 7) -> ledger.RandomSource:
+def seeded(seed: int = 7) -> RandomSource:
     rng = random.Random(seed)
     return rng.randbytes
 
 
 def console() -> tuple[Console, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
-    return Console(out, err), out, err
+    return Console(PROG, out=out, err=err), out, err
 
 
 def record(glance: FakeGlance, tmp_path: Path, count: int = 2, size_mib: int = 1) -> list[Entry]:
@@ -54,23 +55,6 @@ def record(glance: FakeGlance, tmp_path: Path, count: int = 2, size_mib: int = 1
 
 
 # --- pure parts ------------------------------------------------------------------------------
-
-
-def test_random_data_gives_exactly_size_bytes_in_pieces() -> None:
-    calls: list[int] = []
-
-    def source(n: int) -> bytes:
-        calls.append(n)
-        return b"x" * n
-
-    data = RandomData(10, source)
-    assert data.read(4) == b"xxxx"
-    assert data.read(100) == b"x" * 6
-    assert data.read(4) == b""
-    assert calls == [4, 6]
-    assert RandomData(3, source).read() == b"xxx"
-    with pytest.raises(ValueError, match="negative"):
-        RandomData(-1)
 
 
 def test_image_sizes_differ_and_end_in_a_partial_chunk() -> None:

@@ -23,7 +23,7 @@ from glance_verify.report import (
     write_json,
     write_junit,
 )
-from glance_verify.steps import RunResult, StepResult
+from glance_verify.steps import RunResult, StepResult, Transfer
 
 SECRET = "hunter2-db"
 DIGESTS = Digests(size=8716288, md5="9e9b" + "0" * 28, algo="sha512", value="1147" + "0" * 124)
@@ -53,6 +53,10 @@ def make_run(*, fail: bool = False, cleanup_fail: bool = False) -> RunResult:
         image_id="abc",
         image_name="glance-verify-x-image",
         digests=DIGESTS,
+        transfers={
+            "upload": Transfer(DIGESTS.size, 0.25, 0.0312),
+            "download": Transfer(DIGESTS.size, 0.125),
+        },
     )
 
 
@@ -67,7 +71,11 @@ def test_step_line_format() -> None:
 
 def test_summary_ends_with_image_and_counts() -> None:
     lines = summary_lines(make_run())
-    assert lines[-2] == (f"image: abc  size=8716288  md5={DIGESTS.md5}  sha512={DIGESTS.value}")
+    assert lines[-3] == (f"image: abc  size=8716288  md5={DIGESTS.md5}  sha512={DIGESTS.value}")
+    assert lines[-2] == (
+        "transfer: upload 8716288 bytes in 0.25 s (33.2 MiB/s), active 0.03 s later; "
+        "download 8716288 bytes in 0.12 s (66.5 MiB/s)"
+    )
     assert lines[-1] == "4 passed, 0 failed"  # 3 steps + cleanup
     assert any(line.startswith("PASS  cleanup") for line in lines)
 
@@ -98,6 +106,15 @@ def test_json_report(tmp_path: Path) -> None:
     assert data["options"]["db_url"] == "mysql+pymysql://glance:***@db:3306/glance"
     assert data["image"]["os_hash_value"] == DIGESTS.value
     assert data["image"]["checksum"] == DIGESTS.md5
+    assert data["transfer"] == {
+        "upload": {
+            "bytes": 8716288,
+            "seconds": 0.25,
+            "mib_per_s": 33.2,
+            "wait_active_seconds": 0.031,
+        },
+        "download": {"bytes": 8716288, "seconds": 0.125, "mib_per_s": 66.5},
+    }
     assert [s["name"] for s in data["steps"]] == ["source", "create-empty", "download", "db-row"]
     assert data["steps"][2]["status"] == "fail"
     assert data["cleanup"][0] == {

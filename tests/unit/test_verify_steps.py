@@ -52,6 +52,14 @@ def test_full_lifecycle_passes_and_leaves_nothing(
     assert run.digests is not None
     assert run.digests.value == sha512
     assert run.digests.md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    # The bare PUT and GET are timed apart from their steps.
+    assert set(run.transfers) == {"upload", "download"}
+    durations = {r.name: r.duration for r in run.steps}
+    for name, transfer in run.transfers.items():
+        assert transfer.size == len(data)
+        assert 0 < transfer.seconds <= durations[name]
+    assert run.transfers["upload"].wait_seconds is not None
+    assert run.transfers["download"].wait_seconds is None
     # Nothing left: image gone, store empty, temporary users undone, members removed.
     assert fake_glance.images == {}
     assert all(list(d.iterdir()) == [] for d in fake_glance.backends.values())

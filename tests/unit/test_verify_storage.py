@@ -20,11 +20,11 @@ from glance_verify.storage import (
     MIB,
     GeneratedData,
     file_url_path,
-    generated_stream,
     image_location_urls,
     location_problems,
     parse_backend,
     parse_quota,
+    repeating,
 )
 
 MakeContext = Callable[..., FakeContext]
@@ -97,18 +97,41 @@ def test_location_helpers() -> None:
     assert "expected one" in location_problems([], directory, image_id)[0]
 
 
-def test_generated_stream_makes_exactly_size_bytes_in_chunks() -> None:
-    size = 3 * MIB + 5
-    seen = 0
-    with generated_stream(size) as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            assert len(chunk) <= CHUNK_SIZE
-            seen += len(chunk)
-    assert seen == size
-    raw = GeneratedData(10)
-    assert raw.read(4) + raw.read(100) + raw.read(1) == raw._block[:10]
+def test_generated_data_gives_exactly_size_bytes_in_pieces() -> None:
+    calls: list[int] = []
+
+    def source(n: int) -> bytes:
+        calls.append(n)
+        return b"x" * n
+
+    data = GeneratedData(10, source)
+    assert data.read(4) == b"xxxx"
+    assert data.read(100) == b"x" * 6
+    assert data.read(4) == b""
+    assert calls == [4, 6]
+    assert GeneratedData(3, source).read() == b"xxx"
     with pytest.raises(ValueError, match="negative"):
         GeneratedData(-1)
+
+
+def test_generated_data_is_fresh_random_by_default() -> None:
+    data = GeneratedData(3 * MIB + 5)
+    chunks = [data.read(CHUNK_SIZE) for _ in range(5)]
+    assert [len(c) for c in chunks] == [CHUNK_SIZE] * 3 + [5, 0]
+    assert len(set(chunks[:3])) == 3
+
+
+def test_repeating_source_goes_on_where_it_ended() -> None:
+    source = repeating(b"abcdef")
+    assert source(4) == b"abcd"
+    assert source(6) == b"efabcd"
+    assert source(2) == b"ef"
+    assert source(6) == b"abcdef"
+    data = GeneratedData(2 * MIB + 7, repeating(bytes(range(256)) * 4096))
+    body = b"".join(iter(lambda: data.read(CHUNK_SIZE), b""))
+    assert body == (bytes(range(256)) * 4096 * 3)[: 2 * MIB + 7]
+    with pytest.raises(ValueError, match="empty"):
+        repeating(b"")
 
 
 def test_try_upload_reports_a_broken_connection_as_status_0() -> None:

@@ -1,0 +1,37 @@
+"""Where glance-verify and glance-ledger write: stdout for the report, stderr for the rest."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+class Console:
+    """``line``: the report (stdout), always; ``info``: report lines that ``quiet`` leaves
+    out; ``notice`` and ``error``: ``PROG: ...`` and ``PROG: error: ...`` on stderr."""
+
+    def __init__(
+        self,
+        prog: str,
+        *,
+        quiet: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.prog = prog
+        self.quiet = quiet
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self.line(text)
+
+    def notice(self, text: str) -> None:
+        print(f"{self.prog}: {text}", file=self.err, flush=True)
+
+    def error(self, text: str) -> None:
+        print(f"{self.prog}: error: {text}", file=self.err, flush=True)
