@@ -18,6 +18,14 @@ on a noisy shared host:
             status active and check) are reported beside it
   memory    glance-verify's peak RSS (wait4 ru_maxrss) for a run that stops after the
             upload, with a 64 MiB and a 512 MiB image
+  aio       (opt-in, not in the default --phases) no-op re-converges of THIS host's
+            all-in-one (inventory/aio, local connection: the per-task cost of a
+            production run), a check-mode converge, against a one-task playbook on the
+            same connection. It only measures a host that is already converged (glance-api
+            and keystone installed, credentials in ~/.glance-lab/aio): it never installs
+            OpenStack here unless --aio-converge is given (that runs `make converge`'s
+            playbook first). A no-op changes nothing, so a running glance-api is not
+            restarted.
 
 Containers are named bench-*; each run replaces its own and removes them at the end
 (--keep leaves them). Output: a table on stdout, reports/bench.json, and the logs in
@@ -54,6 +62,10 @@ APT = "bench-apt"
 CLOUD = "glance-lab-admin"
 MIB = 1024 * 1024
 PHASES = ("fresh", "noop", "transfer", "memory")
+#: Phases run only when named in --phases.
+OPT_IN_PHASES = ("aio",)
+AIO_INVENTORY = ROOT / "inventory/aio"
+AIO_CREDENTIALS = Path.home() / ".glance-lab/aio"
 # Steps of glance-verify that do not matter for throughput or memory.
 NOT_TIMED = "list-show,set-property,deactivate,share"
 PLAY_RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
@@ -305,13 +317,7 @@ def phase_noop(workdir: Path, logdir: Path, inventory: Path, runs: int) -> dict[
     if not container_exists(CONVERGE):
         raise BenchError(f"no {CONVERGE} container: run the fresh phase first")
     site = ROOT / "playbooks/site.yml"
-    floor_book = workdir / "floor.yml"
-    floor_book.write_text(
-        "---\n# One task, no facts: what any playbook run on the container costs.\n"
-        "- name: Floor\n  hosts: all\n  gather_facts: false\n  tasks:\n"
-        "    - name: Ping\n      ansible.builtin.ping:\n",
-        encoding="utf-8",
-    )
+    floor_book = floor_playbook(workdir)
     floor = ansible_playbook("floor", inventory, floor_book, logdir)
     noops = [
         ansible_playbook(f"converge-noop-{i + 1}", inventory, site, logdir) for i in range(runs)
@@ -343,6 +349,63 @@ def phase_noop(workdir: Path, logdir: Path, inventory: Path, runs: int) -> dict[
             "ratio_to_floor": round(ns_noop["seconds"] / ns_floor["seconds"], 1),
             "slowest": ns_noop["tasks"][:10],
         },
+    }
+
+
+def floor_playbook(workdir: Path) -> Path:
+    path = workdir / "floor.yml"
+    path.write_text(
+        "---\n# One task, no facts: what any playbook run on the host costs.\n"
+        "- name: Floor\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Ping\n      ansible.builtin.ping:\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def aio_converged() -> str | None:
+    """Why this host does not look converged, or None when it does (cheap: dpkg, files)."""
+    proc = run(
+        ["dpkg-query", "--show", "--showformat=${db:Status-Status}\n", "keystone", "glance-api"],
+        check=False,
+    )
+    if proc.returncode != 0 or proc.stdout.split() != ["installed", "installed"]:
+        return "keystone and glance-api are not both installed"
+    for name in ("keystone_admin_password", "glance_db_password", "clouds.yaml"):
+        if not (AIO_CREDENTIALS / name).is_file():
+            return f"{AIO_CREDENTIALS / name} is missing"
+    return None
+
+
+def phase_aio(workdir: Path, logdir: Path, runs: int, converge: bool) -> dict[str, Any]:
+    """No-op re-converges of this host's all-in-one over the local connection."""
+    site = ROOT / "playbooks/site.yml"
+    first: dict[str, Any] | None = None
+    why = aio_converged()
+    if why and not converge:
+        raise BenchError(
+            f"the aio phase measures a converged all-in-one, and this host is not one ({why}). "
+            "Converge it first (`make converge`, which installs MariaDB, Keystone and Glance "
+            "here), or pass --aio-converge to have the bench do it."
+        )
+    if converge:
+        first = ansible_playbook("aio-converge", AIO_INVENTORY, site, logdir)
+    floor = ansible_playbook("aio-floor", AIO_INVENTORY, floor_playbook(workdir), logdir)
+    noops = [
+        ansible_playbook(f"aio-noop-{i + 1}", AIO_INVENTORY, site, logdir) for i in range(runs)
+    ]
+    check = ansible_playbook("aio-check", AIO_INVENTORY, site, logdir, "--check", "--diff")
+    median = statistics.median(r["seconds"] for r in noops)
+    return {
+        "converge": first,
+        "floor": floor,
+        "runs": noops,
+        "seconds_median": round(median, 1),
+        "changed_max": max(r["changed"] for r in noops),
+        "task_count": len(noops[0]["tasks"]),
+        "ratio_to_floor": round(median / floor["seconds"], 1),
+        "slowest": noops[-1]["tasks"][:10],
+        "check_mode": check,
     }
 
 
@@ -597,6 +660,29 @@ def table(result: dict[str, Any]) -> str:
                 f"changed={chk['changed']}",
             )
         )
+    aio = result.get("aio")
+    if aio:
+        rows.append(
+            (
+                f"no-op re-converge, this host, local (median of {len(aio['runs'])})",
+                f"{aio['seconds_median']:.1f} s",
+                "one-task playbook",
+                f"{aio['floor']['seconds']:.1f} s",
+                f"{aio['ratio_to_floor']:.1f}x",
+                f"target <20 s; changed={aio['changed_max']}; {aio['task_count']} tasks; "
+                f"load {aio['runs'][0]['loadavg_before'][0]}",
+            )
+        )
+        rows.append(
+            (
+                "check-mode converge, this host",
+                f"{aio['check_mode']['seconds']:.1f} s",
+                "",
+                "",
+                "",
+                f"changed={aio['check_mode']['changed']}",
+            )
+        )
     tr = result.get("transfer")
     if tr:
         m = tr["image_mib"]
@@ -657,27 +743,49 @@ def table(result: dict[str, Any]) -> str:
             lines += [f"  {t['seconds']:6.2f} s  {t['task']}" for t in tasks]
         if noop["runs"][-1]["changed_tasks"]:
             lines.append("  changed: " + "; ".join(noop["runs"][-1]["changed_tasks"]))
+    if aio:
+        lines += ["", "slowest tasks of the no-op re-converge (this host, local):"]
+        lines += [f"  {t['seconds']:6.2f} s  {t['task']}" for t in aio["slowest"]]
+        if aio["runs"][-1]["changed_tasks"]:
+            lines.append("  changed: " + "; ".join(aio["runs"][-1]["changed_tasks"]))
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--phases", default=",".join(PHASES), help=f"comma-separated: {','.join(PHASES)}"
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated: {','.join(PHASES + OPT_IN_PHASES)} (default: {','.join(PHASES)})",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="curl/verifier transfer rounds (median)"
     )
     parser.add_argument("--noop-runs", type=int, default=2, help="no-op re-converges (median)")
+    parser.add_argument(
+        "--aio-runs", type=int, default=3, help="no-op re-converges of this host (median)"
+    )
+    parser.add_argument(
+        "--aio-converge",
+        action="store_true",
+        help="aio phase: converge this host first (installs OpenStack here when it is not)",
+    )
     parser.add_argument("--image-mib", type=int, default=512)
     parser.add_argument("--small-mib", type=int, default=64)
     parser.add_argument("--keep", action="store_true", help="leave the bench-* containers")
     parser.add_argument("--json", default=str(ROOT / "reports/bench.json"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     phases = [p for p in args.phases.split(",") if p]
-    unknown = set(phases) - set(PHASES)
+    unknown = set(phases) - set(PHASES + OPT_IN_PHASES)
     if unknown:
-        parser.error(f"unknown phase(s) {sorted(unknown)}; choose from {','.join(PHASES)}")
+        parser.error(
+            f"unknown phase(s) {sorted(unknown)}; choose from {','.join(PHASES + OPT_IN_PHASES)}"
+        )
 
     os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "molecule/containers.conf"))
     workdir = ROOT / ".cache/bench"
@@ -710,12 +818,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["transfer"] = phase_transfer(workdir, logdir, args.repeat, args.image_mib)
         if "memory" in phases:
             result["memory"] = phase_memory(workdir, logdir, (args.small_mib, args.image_mib))
+        if "aio" in phases:
+            result["aio"] = phase_aio(workdir, logdir, args.aio_runs, args.aio_converge)
     except BenchError as exc:
         log(f"FAILED: {exc}")
         result["error"] = str(exc)
         rc = 1
     finally:
-        if not args.keep:
+        # The aio phase alone leaves the bench containers (a kept one) alone.
+        if not args.keep and set(phases) & set(PHASES):
             for name in (APT, CONVERGE):
                 remove_container(name)
     result["loadavg_end"] = loadavg()

@@ -4,6 +4,8 @@
 #
 #   scripts/bench.sh                      everything (15-30 min with cached images)
 #   scripts/bench.sh --phases noop --keep re-measure the no-op on a kept bench-converge
+#   scripts/bench.sh --phases aio         no-op of this host's converged all-in-one (local
+#                                         connection); --aio-converge converges it first
 #   scripts/bench.sh --help
 #
 # Like scripts/test.sh it first installs what a fresh machine lacks: the host
