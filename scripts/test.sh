@@ -159,6 +159,13 @@ run_molecule() {  # scenario
   rc=${PIPESTATUS[0]}
   echo "  per action:"
   molecule_timings "$log"
+  # molecule skips an action whose playbook it cannot find and still exits 0:
+  # a step that silently did not run is a failure here.
+  if ((rc == 0)) && grep -q 'Missing playbook' "$log"; then
+    echo "FAIL: molecule skipped an action of $scenario (Missing playbook):"
+    grep 'Missing playbook' "$log" | sed 's/^/  /'
+    rc=1
+  fi
   if ((rc != 0)); then
     ((rc == 124)) && echo "FAIL: molecule test -s $scenario timed out after ${molecule_timeout} s"
     echo "---- last 80 lines of $log ----"
