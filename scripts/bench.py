@@ -306,6 +306,24 @@ def phase_fresh(workdir: Path, logdir: Path, inventory: Path) -> dict[str, Any]:
     }
 
 
+def noop_summary(
+    floor: dict[str, Any], noops: list[dict[str, Any]], check: dict[str, Any]
+) -> dict[str, Any]:
+    """The no-op figures of one connection: median against the one-task floor, the
+    largest changed count, the slowest tasks of the last run, the check-mode run."""
+    median = statistics.median(r["seconds"] for r in noops)
+    return {
+        "floor": floor,
+        "runs": noops,
+        "seconds_median": round(median, 1),
+        "changed_max": max(r["changed"] for r in noops),
+        "task_count": len(noops[0]["tasks"]),
+        "ratio_to_floor": round(median / floor["seconds"], 1),
+        "slowest": noops[-1]["tasks"][:10],
+        "check_mode": check,
+    }
+
+
 def phase_noop(workdir: Path, logdir: Path, inventory: Path, runs: int) -> dict[str, Any]:
     """No-op re-converges over podman exec (as molecule runs them) and over nsenter.
 
@@ -333,16 +351,8 @@ def phase_noop(workdir: Path, logdir: Path, inventory: Path, runs: int) -> dict[
     ns_floor = ansible_playbook("floor-nsenter", ns_inventory, floor_book, logdir)
     ns_noop = ansible_playbook("converge-noop-nsenter", ns_inventory, site, logdir)
 
-    median = statistics.median(r["seconds"] for r in noops)
     return {
-        "floor": floor,
-        "runs": noops,
-        "seconds_median": round(median, 1),
-        "changed_max": max(r["changed"] for r in noops),
-        "task_count": len(noops[0]["tasks"]),
-        "ratio_to_floor": round(median / floor["seconds"], 1),
-        "slowest": noops[-1]["tasks"][:10],
-        "check_mode": check,
+        **noop_summary(floor, noops, check),
         "nsenter": {
             "floor": ns_floor,
             "run": ns_noop,
@@ -395,18 +405,7 @@ def phase_aio(workdir: Path, logdir: Path, runs: int, converge: bool) -> dict[st
         ansible_playbook(f"aio-noop-{i + 1}", AIO_INVENTORY, site, logdir) for i in range(runs)
     ]
     check = ansible_playbook("aio-check", AIO_INVENTORY, site, logdir, "--check", "--diff")
-    median = statistics.median(r["seconds"] for r in noops)
-    return {
-        "converge": first,
-        "floor": floor,
-        "runs": noops,
-        "seconds_median": round(median, 1),
-        "changed_max": max(r["changed"] for r in noops),
-        "task_count": len(noops[0]["tasks"]),
-        "ratio_to_floor": round(median / floor["seconds"], 1),
-        "slowest": noops[-1]["tasks"][:10],
-        "check_mode": check,
-    }
+    return {"converge": first, **noop_summary(floor, noops, check)}
 
 
 @contextlib.contextmanager
