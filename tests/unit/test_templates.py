@@ -215,3 +215,22 @@ def test_glance_cache_switches_the_paste_flavor_and_sets_its_limits() -> None:
     )
     assert cache["DEFAULT"]["image_cache_dir"] == "/var/lib/glance/image-cache/"
     assert cache["DEFAULT"]["image_cache_max_size"] == "1073741824"
+
+
+def test_memcached_conf_sets_address_and_size_and_keeps_debians_settings() -> None:
+    lines = render("memcached", "etc/memcached.conf.j2", ansible_managed="managed").splitlines()
+    options = [line for line in lines if line and not line.startswith("#")]
+    assert "-l 127.0.0.1" in options
+    assert "-m 64" in options
+    # Debian's start-memcached needs these; the file replaces the package's copy.
+    for kept in ("-d", "-p 11211", "-u memcache", "-P /var/run/memcached/memcached.pid"):
+        assert kept in options
+    wide = render(
+        "memcached",
+        "etc/memcached.conf.j2",
+        ansible_managed="managed",
+        memcached_listen_address="10.0.0.11",
+        memcached_memory_mb=256,
+    )
+    assert "-l 10.0.0.11\n" in wide
+    assert "-m 256\n" in wide
