@@ -28,8 +28,8 @@ verify: bootstrap  ## Verify the all-in-one Glance only
 test:  ## Run every test stage (static, unit, molecule) with a summary
 	scripts/test.sh
 
-bench:  ## Converge/no-op/upload figures against same-run baselines (reports/bench.json)
-	scripts/bench.sh
+bench:  ## Converge/no-op/upload figures against same-run baselines (reports/bench.json); BENCH_ARGS="--phases ..."
+	scripts/bench.sh $(BENCH_ARGS)
 
 clean:  ## Remove the virtualenv (credentials are kept)
 	rm -rf $(VENV)

@@ -98,18 +98,24 @@ def octal_mode(module: AnsibleModule, where: str, mode: str | None) -> int | Non
 
 
 def ids(module: AnsibleModule, where: str, owner: str | None, group: str | None) -> tuple[int, int]:
-    """uid and gid for the names (-1 where not given), or a clear error."""
+    """uid and gid for the names (-1 where not given), or a clear error.
+
+    In check mode a missing user or group is no error: a package the same run would
+    install may create it (the file then counts as changed).
+    """
     uid = gid = -1
     if owner is not None:
         try:
             uid = pwd.getpwnam(owner).pw_uid
         except KeyError:
-            module.fail_json(msg=f"{where}: owner {owner!r} does not exist on this host")
+            if not module.check_mode:
+                module.fail_json(msg=f"{where}: owner {owner!r} does not exist on this host")
     if group is not None:
         try:
             gid = grp.getgrnam(group).gr_gid
         except KeyError:
-            module.fail_json(msg=f"{where}: group {group!r} does not exist on this host")
+            if not module.check_mode:
+                module.fail_json(msg=f"{where}: group {group!r} does not exist on this host")
     return uid, gid
 
 
@@ -159,7 +165,8 @@ class Files:
             octal_mode(self.module, where, spec.get("mode"))
             ids(self.module, where, spec.get("owner"), spec.get("group"))
             parent = os.path.dirname(dest) or "/"
-            if not os.path.isdir(parent) and parent not in wanted_dirs:
+            # In check mode a missing directory may come with a package of the same run.
+            if not os.path.isdir(parent) and parent not in wanted_dirs and not self.check:
                 self.module.fail_json(
                     msg=f"{where}: directory {parent} does not exist; create it first "
                     "(add it to directories)"

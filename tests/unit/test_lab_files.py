@@ -163,3 +163,17 @@ def test_bad_input_fails_before_writing(
     assert result.get("failed") is True, result
     assert message in result["msg"]
     assert not (tmp_path / "ok.conf").exists()
+
+
+def test_check_mode_allows_what_packages_of_the_same_run_would_create(tmp_path: Path) -> None:
+    """A fresh host in check mode: no /etc/glance yet, no glance user yet."""
+    dest = tmp_path / "not-yet" / "glance-api.conf"
+    spec = {"dest": str(dest), "content": "x\n", "mode": "0640", "group": "no-such-group-here"}
+    result = run(tmp_path, check=True, files=[spec])
+    assert result.get("failed") is not True, result
+    assert result["changed_paths"] == [str(dest)]
+    assert not dest.parent.exists()
+    # Without check mode the same input is refused, before anything is written.
+    result = run(tmp_path, files=[spec])
+    assert result.get("failed") is True
+    assert "does not exist" in result["msg"]
