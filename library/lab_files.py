@@ -103,20 +103,20 @@ def ids(module: AnsibleModule, where: str, owner: str | None, group: str | None)
     In check mode a missing user or group is no error: a package the same run would
     install may create it (the file then counts as changed).
     """
-    uid = gid = -1
-    if owner is not None:
-        try:
-            uid = pwd.getpwnam(owner).pw_uid
-        except KeyError:
-            if not module.check_mode:
-                module.fail_json(msg=f"{where}: owner {owner!r} does not exist on this host")
-    if group is not None:
-        try:
-            gid = grp.getgrnam(group).gr_gid
-        except KeyError:
-            if not module.check_mode:
-                module.fail_json(msg=f"{where}: group {group!r} does not exist on this host")
-    return uid, gid
+    found = []
+    for kind, name, lookup in (
+        ("owner", owner, lambda n: pwd.getpwnam(n).pw_uid),
+        ("group", group, lambda n: grp.getgrnam(n).gr_gid),
+    ):
+        number = -1
+        if name is not None:
+            try:
+                number = lookup(name)
+            except KeyError:
+                if not module.check_mode:
+                    module.fail_json(msg=f"{where}: {kind} {name!r} does not exist on this host")
+        found.append(number)
+    return found[0], found[1]
 
 
 class Files:
