@@ -20,8 +20,8 @@ description:
   - A file is written to a temporary file in its directory that already has the
     wanted owner, group and mode, then renamed over the destination, so a file that
     holds a secret is never readable by others, not even for a moment.
-  - Supports check mode and diff mode. The content is part of the module's arguments:
-    set C(no_log) on a task whose files hold secrets.
+  - Supports check mode and diff mode. The content is part of the module's arguments,
+    so set C(no_log) on a task whose files hold secrets.
 options:
   directories:
     description: Directories to create (with missing parents) or to correct.
@@ -29,26 +29,50 @@ options:
     elements: dict
     default: []
     suboptions:
-      path: {description: Absolute path., type: path, required: true}
-      owner: {description: User name; left alone when not given., type: str}
-      group: {description: Group name; left alone when not given., type: str}
-      mode: {description: Octal mode (3 or 4 digits) as a quoted string, e.g. C("0750")., type: str}
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      owner:
+        description: User name; left alone when not given.
+        type: str
+      group:
+        description: Group name; left alone when not given.
+        type: str
+      mode:
+        description: Octal mode (3 or 4 digits) as a quoted string, e.g. C("0750").
+        type: str
   files:
     description: Files and their whole content.
     type: list
     elements: dict
     default: []
     suboptions:
-      dest: {description: Absolute path; its directory must exist or be in I(directories)., type: path, required: true}
-      content: {description: The whole content (UTF-8)., type: str, required: true}
-      owner: {description: User name; left alone when not given., type: str}
-      group: {description: Group name; left alone when not given., type: str}
-      mode: {description: Octal mode (3 or 4 digits) as a quoted string, e.g. C("0640")., type: str, required: true}
+      dest:
+        description: Absolute path; its directory must exist or be in I(directories).
+        type: path
+        required: true
+      content:
+        description: The whole content (UTF-8).
+        type: str
+        required: true
+      owner:
+        description: User name; left alone when not given.
+        type: str
+      group:
+        description: Group name; left alone when not given.
+        type: str
+      mode:
+        description: Octal mode (3 or 4 digits) as a quoted string, e.g. C("0640").
+        type: str
+        required: true
   absent:
     description: Files (not directories) to remove when present.
     type: list
     elements: path
     default: []
+author:
+  - glance-lab
 """
 
 EXAMPLES = r"""

@@ -29,7 +29,7 @@ options:
     type: str
     required: true
   limits:
-    description: Resource name to default limit, e.g. C({image_size_total: 1000}).
+    description: "Resource name to default limit, e.g. C({image_size_total: 1000})."
     type: dict
     required: true
   description:
