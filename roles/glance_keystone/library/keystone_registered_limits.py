@@ -60,7 +60,7 @@ registered_limits:
   elements: dict
   sample: [{resource_name: image_size_total, default_limit: 1000, id: 3f2a, region_id: RegionOne}]
 changes:
-  description: What was created or updated, as "resource: old -> new".
+  description: 'What was created or updated, as "resource: old -> new".'
   returned: always
   type: list
   elements: str
