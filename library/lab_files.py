@@ -166,7 +166,11 @@ class Files:
             self.note(path, diff)
 
     def validate(self) -> None:
-        """Every argument checked before anything is touched."""
+        """Every argument checked before anything is touched; modes and ids resolved once.
+
+        Each directory and file spec gets ``_mode`` (and a file ``_uid``, ``_gid``) for
+        directory() and file().
+        """
         params = self.module.params
         wanted_dirs = {d["path"] for d in params["directories"]}
         for where, paths in (
@@ -179,15 +183,17 @@ class Files:
                     self.module.fail_json(msg=f"{where}: {path!r} is not an absolute path")
         for spec in params["directories"]:
             where = f"directories: {spec['path']}"
-            octal_mode(self.module, where, spec.get("mode"))
+            spec["_mode"] = octal_mode(self.module, where, spec.get("mode"))
             ids(self.module, where, spec.get("owner"), spec.get("group"))
             if os.path.lexists(spec["path"]) and not os.path.isdir(spec["path"]):
                 self.module.fail_json(msg=f"{where}: exists and is not a directory")
         for spec in params["files"]:
             dest = spec["dest"]
             where = f"files: {dest}"
-            octal_mode(self.module, where, spec.get("mode"))
-            ids(self.module, where, spec.get("owner"), spec.get("group"))
+            spec["_mode"] = octal_mode(self.module, where, spec.get("mode"))
+            spec["_uid"], spec["_gid"] = ids(
+                self.module, where, spec.get("owner"), spec.get("group")
+            )
             parent = os.path.dirname(dest) or "/"
             # In check mode a missing directory may come with a package of the same run.
             if not os.path.isdir(parent) and parent not in wanted_dirs and not self.check:
@@ -202,8 +208,7 @@ class Files:
                 self.module.fail_json(msg=f"absent: {path} is a directory; this removes files only")
 
     def directory(self, spec: dict[str, Any]) -> None:
-        path = spec["path"]
-        mode = octal_mode(self.module, path, spec.get("mode"))
+        path, mode = spec["path"], spec["_mode"]
         if os.path.isdir(path):
             self.attributes(path, spec, mode)
             return
@@ -220,9 +225,7 @@ class Files:
         self.attributes(path, spec, mode)
 
     def file(self, spec: dict[str, Any]) -> None:
-        dest = spec["dest"]
-        mode = octal_mode(self.module, dest, spec.get("mode"))
-        uid, gid = ids(self.module, dest, spec.get("owner"), spec.get("group"))
+        dest, mode = spec["dest"], spec["_mode"]
         wanted = spec["content"].encode("utf-8")
         before: bytes | None = None
         if os.path.lexists(dest):
@@ -242,14 +245,13 @@ class Files:
         )
         if self.check:
             return
-        self.write(dest, wanted, mode, uid, gid, keep_from=dest if before is not None else None)
+        self.write(dest, wanted, mode, spec["_uid"], spec["_gid"])
 
-    def write(
-        self, dest: str, data: bytes, mode: int | None, uid: int, gid: int, keep_from: str | None
-    ) -> None:
-        """Temporary file with the final owner and mode in dest's directory, then rename."""
-        if mode is None:
-            mode = os.stat(keep_from).st_mode & 0o7777 if keep_from else 0o600
+    def write(self, dest: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+        """Temporary file with the final owner and mode in dest's directory, then rename.
+
+        (A file's mode is required, so there is always one to set.)
+        """
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", dir=os.path.dirname(dest))
         try:
             with os.fdopen(fd, "wb") as out:
