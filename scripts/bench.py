@@ -630,70 +630,42 @@ def table(result: dict[str, Any]) -> str:
             )
         )
     noop = result.get("noop")
-    if noop:
-        rows.append(
-            (
-                f"no-op re-converge, podman (median of {len(noop['runs'])})",
-                f"{noop['seconds_median']:.1f} s",
-                "one-task playbook",
-                f"{noop['floor']['seconds']:.1f} s",
-                f"{noop['ratio_to_floor']:.1f}x",
-                f"target <20 s; changed={noop['changed_max']}; {noop['task_count']} tasks",
-            )
-        )
-        chk = noop["check_mode"]
-        rows.append(
-            (
-                "check-mode converge, podman",
-                f"{chk['seconds']:.1f} s",
-                "",
-                "",
-                "",
-                f"changed={chk['changed']}",
-            )
-        )
-        ns = noop["nsenter"]
-        rows.append(
-            (
-                f"no-op re-converge, nsenter (median of {len(ns['runs'])})",
-                f"{ns['seconds_median']:.1f} s",
-                "one-task playbook",
-                f"{ns['floor']['seconds']:.1f} s",
-                f"{ns['ratio_to_floor']:.1f}x",
-                f"target <20 s; changed={ns['changed_max']}; no podman exec per step",
-            )
-        )
-        rows.append(
-            (
-                "check-mode converge, nsenter",
-                f"{ns['check_mode']['seconds']:.1f} s",
-                "",
-                "",
-                "",
-                f"changed={ns['check_mode']['changed']}",
-            )
-        )
     aio = result.get("aio")
+    # (label of the no-op row, of the check-mode row, the summary, the end of its note)
+    connections: list[tuple[str, str, dict[str, Any], str]] = []
+    if noop:
+        connections += [
+            ("podman", "podman", noop, f"{noop['task_count']} tasks"),
+            ("nsenter", "nsenter", noop["nsenter"], "no podman exec per step"),
+        ]
     if aio:
+        connections.append(
+            (
+                "this host, local",
+                "this host",
+                aio,
+                f"{aio['task_count']} tasks; load {aio['runs'][0]['loadavg_before'][0]}",
+            )
+        )
+    for label, check_label, summary, note in connections:
         rows.append(
             (
-                f"no-op re-converge, this host, local (median of {len(aio['runs'])})",
-                f"{aio['seconds_median']:.1f} s",
+                f"no-op re-converge, {label} (median of {len(summary['runs'])})",
+                f"{summary['seconds_median']:.1f} s",
                 "one-task playbook",
-                f"{aio['floor']['seconds']:.1f} s",
-                f"{aio['ratio_to_floor']:.1f}x",
-                f"target <20 s; changed={aio['changed_max']}; {aio['task_count']} tasks; "
-                f"load {aio['runs'][0]['loadavg_before'][0]}",
+                f"{summary['floor']['seconds']:.1f} s",
+                f"{summary['ratio_to_floor']:.1f}x",
+                f"target <20 s; changed={summary['changed_max']}; {note}",
             )
         )
         rows.append(
             (
-                "check-mode converge, this host",
-                f"{aio['check_mode']['seconds']:.1f} s",
+                f"check-mode converge, {check_label}",
+                f"{summary['check_mode']['seconds']:.1f} s",
                 "",
                 "",
                 "",
-                f"changed={aio['check_mode']['changed']}",
+                f"changed={summary['check_mode']['changed']}",
             )
         )
     tr = result.get("transfer")
@@ -750,17 +722,11 @@ def table(result: dict[str, Any]) -> str:
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in rows]
-    if noop:
-        for label, tasks in (("podman", noop["slowest"]), ("nsenter", noop["nsenter"]["slowest"])):
-            lines += ["", f"slowest tasks of the no-op re-converge ({label}):"]
-            lines += [f"  {t['seconds']:6.2f} s  {t['task']}" for t in tasks]
-        if noop["runs"][-1]["changed_tasks"]:
-            lines.append("  changed: " + "; ".join(noop["runs"][-1]["changed_tasks"]))
-    if aio:
-        lines += ["", "slowest tasks of the no-op re-converge (this host, local):"]
-        lines += [f"  {t['seconds']:6.2f} s  {t['task']}" for t in aio["slowest"]]
-        if aio["runs"][-1]["changed_tasks"]:
-            lines.append("  changed: " + "; ".join(aio["runs"][-1]["changed_tasks"]))
+    for label, _, summary, _ in connections:
+        lines += ["", f"slowest tasks of the no-op re-converge ({label}):"]
+        lines += [f"  {t['seconds']:6.2f} s  {t['task']}" for t in summary["slowest"]]
+        if summary["runs"][-1]["changed_tasks"]:
+            lines.append("  changed: " + "; ".join(summary["runs"][-1]["changed_tasks"]))
     return "\n".join(lines)
 
 
