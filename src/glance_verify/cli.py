@@ -18,7 +18,7 @@ from glance_verify.console import Console
 from glance_verify.db import DbUrl, ImageDatabase, mask_url, parse_db_url
 from glance_verify.errors import CloudUnreachable, ConfigError
 from glance_verify.hashing import check_algorithm, parse_expected_hash
-from glance_verify.options import DEFAULT_TIMEOUT, Options
+from glance_verify.options import DEFAULT_TIMEOUT, Options, on_host
 from glance_verify.report import (
     check_writable,
     exit_code,
@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         "check the image file appears and disappears",
     )
     chk.add_argument(
+        "--host-root",
+        metavar="DIR",
+        help="the Glance host's / as mounted on this machine (e.g. by `podman mount "
+        "CONTAINER`): --store-path, --image-cache-dir and, with --local-stores, the "
+        "--backend directories are the Glance host's paths, read under DIR",
+    )
+    chk.add_argument(
         "--member-role",
         metavar="ROLE",
         default="member",
@@ -285,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="print only failures and the final lines"
     )
     out.add_argument("--debug", action="store_true", help="log the SDK's HTTP requests")
+    out.add_argument(
+        "--record-secrets",
+        metavar="FILE",
+        help="for a test harness that scans its logs for leaked secrets: append each "
+        "temporary user's password to FILE (created 0600), one per line",
+    )
     return p
 
 
@@ -335,23 +348,17 @@ def options_from_args(args: argparse.Namespace) -> Options:
         validate_image_file(args.image_file)
     else:
         validate_url(args.image_url)
-    store_path = None
-    if args.store_path:
-        store_path = Path(args.store_path)
-        if not store_path.is_dir():
-            raise ConfigError(f"--store-path {args.store_path}: not a directory")
+    host_root, store_path = local_paths(args)
     db_url = db_url_from_args(args.db_url, args.db_password_file)
     backends = tuple(parse_backend(b) for b in args.backend)
-    check_backends(backends, args.default_backend, local=args.local_stores)
+    check_backends(backends, args.default_backend, local=args.local_stores, root=host_root)
     quota = parse_quota(args.quota) if args.quota is not None else None
     limit_expect = limit_options(args)
     image_cache_dir = None
     if args.image_cache_dir:
         if not args.image_cache:
             raise ConfigError("--image-cache-dir needs --image-cache")
-        image_cache_dir = Path(args.image_cache_dir)
-        if not image_cache_dir.is_dir():
-            raise ConfigError(f"--image-cache-dir {args.image_cache_dir}: not a directory")
+        image_cache_dir = local_dir_option("--image-cache-dir", args.image_cache_dir, host_root)
     if args.http_url is not None:
         validate_url(args.http_url, "--http-url")
     hash_algo = check_algorithm(args.hash_algo)
@@ -362,6 +369,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         check_writable(json_path, "--json")
     if junit_path:
         check_writable(junit_path, "--junit")
+    if args.record_secrets:
+        check_writable(Path(args.record_secrets), "--record-secrets")
     return Options(
         cloud=args.os_cloud or None,
         image_file=args.image_file,
@@ -376,6 +385,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         hash_algo=hash_algo,
         expect_hash=expect_hash,
         db_url=db_url,
+        host_root=host_root,
         store_path=store_path,
         backends=backends,
         default_backend=args.default_backend,
@@ -388,6 +398,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         image_cache=args.image_cache,
         image_cache_dir=image_cache_dir,
         http_url=args.http_url,
+        record_secrets=Path(args.record_secrets) if args.record_secrets else None,
         member_role=args.member_role,
         skip=skip,
         json_path=json_path,
@@ -397,6 +408,30 @@ def options_from_args(args: argparse.Namespace) -> Options:
         quiet=args.quiet,
         debug=args.debug,
     )
+
+
+def local_paths(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """--host-root, and --store-path as a path on this machine (under --host-root)."""
+    host_root = None
+    if args.host_root:
+        host_root = Path(args.host_root)
+        if not host_root.is_dir():
+            raise ConfigError(f"--host-root {args.host_root}: not a directory")
+    store_path = None
+    if args.store_path:
+        store_path = local_dir_option("--store-path", args.store_path, host_root)
+    return host_root, store_path
+
+
+def local_dir_option(flag: str, text: str, host_root: Path | None) -> Path:
+    """A directory of the Glance host given as ``flag``, as a path on this machine."""
+    if host_root is not None and not text.startswith("/"):
+        raise ConfigError(f"{flag} {text}: give an absolute path with --host-root")
+    path = on_host(host_root, text)
+    if not path.is_dir():
+        under = f" under --host-root {host_root}" if host_root is not None else ""
+        raise ConfigError(f"{flag} {text}: not a directory{under}")
+    return path
 
 
 def read_password(name: str, stdin: TextIO | None = None) -> str:

@@ -363,9 +363,17 @@ def user_connection(admin: Any, *, user_id: str, password: str, project_id: str)
 
 
 def create_temp_user(
-    admin: Any, name: str, domain_id: str, role: str, push_cleanup: Any
+    admin: Any,
+    name: str,
+    domain_id: str,
+    role: str,
+    push_cleanup: Any,
+    on_password: Any = None,
 ) -> TempUser:
-    """Project ``name`` + user ``name`` with ``role`` on it; undo registered at each step."""
+    """Project ``name`` + user ``name`` with ``role`` on it; undo registered at each step.
+
+    ``on_password`` (optional) gets the generated password before it is first sent.
+    """
     import openstack.exceptions as sdk_exc  # noqa: PLC0415
 
     identity = admin.identity
@@ -381,6 +389,8 @@ def create_temp_user(
         lambda: identity.delete_project(project.id, ignore_missing=True),
     )
     password = secrets.token_urlsafe(24)
+    if on_password is not None:
+        on_password(password)
     user = identity.create_user(
         name=name, domain_id=domain_id, password=password, default_project_id=project.id
     )

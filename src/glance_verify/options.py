@@ -35,6 +35,9 @@ class Options:
     hash_algo: str = "sha512"
     expect_hash: tuple[str, str] | None = None
     db_url: DbUrl | None = None
+    #: The Glance host's / as mounted here (``--host-root``); local paths are under it.
+    host_root: Path | None = None
+    #: The file store's directory as a path on this machine (under host_root when given).
     store_path: Path | None = None
     backends: tuple[Backend, ...] = ()
     default_backend: str | None = None
@@ -52,6 +55,8 @@ class Options:
     image_cache: bool = False
     image_cache_dir: Path | None = None
     http_url: str | None = None
+    #: Append each temporary user's password here (for a harness's leak scan).
+    record_secrets: Path | None = None
     member_role: str = "member"
     skip: frozenset[str] = frozenset()
     json_path: Path | None = None
@@ -60,3 +65,10 @@ class Options:
     keep: bool = False
     quiet: bool = False
     debug: bool = False
+
+
+def on_host(root: Path | None, path: PurePosixPath | Path | str) -> Path:
+    """Where the Glance host's ``path`` is on this machine: itself, or under ``root``."""
+    if root is None:
+        return Path(path)
+    return root / PurePosixPath(path).relative_to("/")

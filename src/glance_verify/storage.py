@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from glance_verify.errors import CheckFailed, ConfigError
-from glance_verify.options import Backend
+from glance_verify.options import Backend, on_host
 
 MIB = 1024 * 1024
 #: Makes ``n`` bytes of data: os.urandom, a seeded ``random.Random().randbytes``, repeating().
@@ -129,21 +129,27 @@ def parse_backend(text: str) -> Backend:
     return Backend(name, PurePosixPath(posixpath.normpath(directory)))
 
 
-def _check_local_stores(backends: Sequence[Backend]) -> None:
-    """--local-stores: every --backend DIR must be a directory on this machine."""
+def _check_local_stores(backends: Sequence[Backend], root: Path | None = None) -> None:
+    """--local-stores: every --backend DIR must be a directory on this machine (under
+    --host-root when given)."""
+    where = "here" if root is None else f"under --host-root {root}"
     for backend in backends:
-        if backend.directory is not None and not Path(backend.directory).is_dir():
+        if backend.directory is not None and not on_host(root, backend.directory).is_dir():
             raise ConfigError(
                 f"--local-stores: {backend.directory} (backend {backend.name}) "
-                "is not a directory here"
+                f"is not a directory {where}"
             )
 
 
 def check_backends(
-    backends: Sequence[Backend], default: str | None, *, local: bool = False
+    backends: Sequence[Backend],
+    default: str | None,
+    *,
+    local: bool = False,
+    root: Path | None = None,
 ) -> None:
     if local:
-        _check_local_stores(backends)
+        _check_local_stores(backends, root)
     names = [b.name for b in backends]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

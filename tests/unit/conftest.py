@@ -65,6 +65,8 @@ class FakeGlance:
     # user_storage_quota in bytes (None: no quota); misbehaviour: a refused upload's file stays.
     quota: int | None = None
     quota_leaves_file: bool = False
+    # The text of a quota refusal (another 413, e.g. image_size_cap, to test the reason).
+    quota_message: str = "HTTP 413 Image exceeds the storage quota"
     # Keystone unified limits (use_keystone_limits): resource -> limit; None: off.
     # Like Zed, uploads are refused (413, before storing) only once usage > limit.
     keystone_limits: dict[str, int] | None = None
@@ -217,7 +219,7 @@ class FakeApi:
         # Like Zed: user_storage_quota has no effect with use_keystone_limits.
         legacy = None if self.g.keystone_limits is not None else self.g.quota
         remaining = None if legacy is None else legacy - self._usage(image["owner"])
-        refused = f"PUT /v2/images/{image_id}/file: HTTP 413 Image exceeds the storage quota"
+        refused = f"PUT /v2/images/{image_id}/file: {self.g.quota_message}"
         declared = len(body) if isinstance(body, Sized) else None
         if remaining is not None and declared is not None and declared > remaining:
             for chunk in body:  # the client sends it all; the server discards it

@@ -300,3 +300,47 @@ def test_db_password_file_errors(
 ) -> None:
     code, _out, err = run_main(capsys, *argv)
     assert_one_line_usage_error(code, err, needle)
+
+
+def test_host_root_reads_the_glance_hosts_paths_under_it(tmp_path: Path) -> None:
+    """--host-root: the Glance host's / mounted here (podman mount); its paths are under it."""
+    for sub in ("var/lib/glance/images", "srv/fast", "var/lib/glance/image-cache"):
+        (tmp_path / "root" / sub).mkdir(parents=True)
+    opts = parse_args([
+        "--host-root", str(tmp_path / "root"), "--store-path", "/var/lib/glance/images",
+        "--backend", "fast=/srv/fast", "--local-stores",
+        "--image-cache", "--image-cache-dir", "/var/lib/glance/image-cache",
+    ])  # fmt: skip
+    assert opts.host_root == tmp_path / "root"
+    assert opts.store_path == tmp_path / "root" / "var/lib/glance/images"
+    assert opts.image_cache_dir == tmp_path / "root" / "var/lib/glance/image-cache"
+    # The backend keeps the Glance host's path: the location Glance reports names it.
+    assert opts.backends == (Backend("fast", PurePosixPath("/srv/fast")),)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--store-path", "/var/lib/glance/images"], "--store-path /var/lib/glance/images"),
+        (["--backend", "fast=/srv/fast", "--local-stores"], "/srv/fast (backend fast)"),
+        (["--store-path", "relative/dir"], "absolute path with --host-root"),
+    ],
+)
+def test_host_root_paths_must_exist_under_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    (tmp_path / "var/lib/glance/images").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "relative/dir").mkdir(parents=True, exist_ok=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    code, _, err = run_main(capsys, "--host-root", str(root), *args)
+    assert_one_line_usage_error(code, err, needle)
+
+
+def test_record_secrets_must_be_writable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opts = parse_args(["--record-secrets", str(tmp_path / "secrets")])
+    assert opts.record_secrets == tmp_path / "secrets"
+    code, _, err = run_main(capsys, "--record-secrets", str(tmp_path))
+    assert_one_line_usage_error(code, err, "--record-secrets")

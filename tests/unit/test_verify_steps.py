@@ -299,3 +299,52 @@ def test_a_second_signal_during_cleanup_does_not_cut_it_short(tmp_path: Path) ->
     assert run.interrupted == "SIGINT"
     assert undone == ["last"]
     assert any("still removing" in n for n in notices)
+
+
+def test_store_file_gone_needs_store_file(make_context: MakeContext, tmp_path: Path) -> None:
+    """A file that was never found cannot prove it went: store-file-gone does not run."""
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    run = run_steps(make_context(store_path=empty))
+    results = {r.name: r for r in run.steps}
+    assert results["delete"].status == "pass"
+    assert results["store-file-gone"].status == "skip"
+    assert results["store-file-gone"].detail == "needs store-file (failed)"
+    assert not run.ok
+
+
+def test_a_changed_byte_in_the_store_fails_download_naming_the_image(
+    make_context: MakeContext, fake_glance: FakeGlance
+) -> None:
+    ctx = make_context()
+
+    def tamper(c: Context) -> str:
+        data = bytearray(fake_glance.data[c.image])
+        data[4096] ^= 0xFF
+        fake_glance.data[c.image] = bytes(data)
+        return "flipped a byte"
+
+    steps = []
+    for step in STEPS:
+        steps.append(step)
+        if step.name == "upload":
+            steps.append(Step("tamper", "test only", tamper, requires=("upload",)))
+    run = run_steps(ctx, steps)
+    download = next(r for r in run.steps if r.name == "download")
+    assert download.status == "fail"
+    assert f"image {ctx.image_id}: downloaded data md5" in download.detail
+    assert "sha512" in download.detail
+
+
+def test_record_secrets_appends_each_password_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "secrets"
+    ctx = Context(
+        Options(cache_dir=tmp_path, record_secrets=path),
+        admin=None,
+        api=None,
+        run_id="t",  # type: ignore[arg-type]
+    )
+    ctx._record_secret("first")
+    ctx._record_secret("second")
+    assert path.read_text() == "first\nsecond\n"
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -274,9 +274,11 @@ def test_quota_refuses_both_ways_and_takes_a_small_image(
     assert "9.0 MiB over 8MB refused" in detail
     assert "declared: HTTP 413, image queued" in detail
     assert "chunked: HTTP 413, image saving" in detail
-    assert "1.0 MiB under it: active" in detail
-    # Streamed in chunks, never as one buffer: 2 x (8 MiB + 1 MiB) + 1 MiB went out.
-    assert sum(fake_glance.upload_consumed) == 2 * (9 * MIB) + MIB
+    assert "(storage quota)" in detail
+    # Just under what is left of the quota (nothing used yet: 8 MiB - 1 MiB) is accepted.
+    assert "7.0 MiB just under it: active" in detail
+    # Streamed in chunks, never as one buffer: 2 x (8 MiB + 1 MiB) + 7 MiB went out.
+    assert sum(fake_glance.upload_consumed) == 2 * (9 * MIB) + 7 * MIB
     assert max(fake_glance.upload_consumed) <= CHUNK_SIZE
     assert run.cleanup_ok and left_over(fake_glance) == []
 
@@ -309,8 +311,41 @@ def test_quota_that_refuses_everything_fails(
     fake_glance.quota = 512 * 1024  # Glance's real limit is far below --quota
     status, detail = result(run_named(make_context(**storage_lab), "quota"), "quota")
     assert status == "fail"
-    assert f"an upload of {MIB} bytes under --quota 8MB was refused" in detail
+    assert "1 MiB under what is left of --quota 8MB, was refused" in detail
     assert "HTTP 413" in detail and "already hold about" in detail
+
+
+def test_quota_that_refuses_just_under_it_fails(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    fake_glance.quota = 6 * MIB  # Glance's real limit is below --quota, above 1 MiB
+    status, detail = result(run_named(make_context(**storage_lab), "quota"), "quota")
+    assert status == "fail"
+    assert f"an upload of {7 * MIB} bytes, 1 MiB under what is left of --quota 8MB" in detail
+    assert "HTTP 413" in detail and "already hold about 0 bytes" in detail
+
+
+def test_quota_413_for_another_reason_fails(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    fake_glance.quota_message = "HTTP 413 The incoming image is too large"  # image_size_cap
+    status, detail = result(run_named(make_context(**storage_lab), "quota"), "quota")
+    assert status == "fail"
+    assert "HTTP 413, but not for the reason expected (quota)" in detail
+
+
+def test_quota_counts_what_the_project_holds(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    fake_glance.quota = 16 * MIB
+    ctx = make_context(**{**storage_lab, "quota": 16 * MIB, "quota_text": "16MB"})
+    held = ctx.api.create_image(name="held", disk_format="raw", container_format="bare")
+    ctx.api.upload(str(held["id"]), [b"x" * MIB] * 4)
+    status, detail = result(run_named(ctx, "quota"), "quota")
+    assert status == "pass", detail
+    # 16 MiB quota, 4 MiB held: 13 MiB over is refused, 11 MiB is accepted.
+    assert "13.0 MiB over 16MB (the project holds 4.0 MiB) refused" in detail
+    assert "11.0 MiB just under it: active" in detail
 
 
 # --- image cache -----------------------------------------------------------------------------
