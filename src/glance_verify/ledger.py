@@ -33,8 +33,8 @@ from glance_verify.cloud import GlanceApi, connect, hash_download, quiet_sdk_log
 from glance_verify.compare import digest_problems, image_record_problems, require
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
-from glance_verify.hashing import Digests, HashingReader
-from glance_verify.options import DEFAULT_TIMEOUT
+from glance_verify.hashing import Digests, HashingReader, hash_chunks
+from glance_verify.options import DEFAULT_TIMEOUT, on_host
 from glance_verify.report import check_writable
 from glance_verify.steps import wait_for_status
 from glance_verify.storage import GeneratedData, RandomSource
@@ -185,8 +185,26 @@ def record_image(
     return Entry.of(image_id, name, local)
 
 
-def check_image(api: GlanceApi, entry: Entry) -> str:
-    """CheckFailed unless the image is intact: status, Glance's digests, downloaded data."""
+def store_file_problems(entry: Entry, store_dirs: Sequence[Path]) -> tuple[list[str], str]:
+    """The image's file in the first of ``store_dirs`` that has it, hashed straight from
+    the disk (no API, no image cache): problems, and where it was found."""
+    for directory in store_dirs:
+        path = directory / entry.id
+        try:
+            with path.open("rb") as handle:
+                got = hash_chunks(iter(lambda: handle.read(MIB), b""), ALGO)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return [f"store file {path}: {exc.strerror}"], str(path)
+        return digest_problems(entry.digests, got, f"store file {path}"), str(path)
+    dirs = ", ".join(str(d) for d in store_dirs)
+    return [f"no file {entry.id} in the store ({dirs})"], ""
+
+
+def check_image(api: GlanceApi, entry: Entry, store_dirs: Sequence[Path] = ()) -> str:
+    """CheckFailed unless the image is intact: status, Glance's digests, downloaded data,
+    and with ``store_dirs`` the file in the store itself."""
     image = api.get_image(entry.id)
     if image is None:
         raise CheckFailed("not found (GET answers 404): the image is gone")
@@ -196,8 +214,16 @@ def check_image(api: GlanceApi, entry: Entry) -> str:
     if image.get("status") == "active":
         got, _ = hash_download(api, entry.id, ALGO)
         problems += digest_problems(entry.digests, got)
+    stored = ""
+    if store_dirs:
+        more, where = store_file_problems(entry, store_dirs)
+        problems += more
+        stored = f" and the store file {where}"
     require(problems)
-    return f"active, {entry.size} bytes; Glance's checksum and sha512 and the downloaded data match"
+    return (
+        f"active, {entry.size} bytes; Glance's checksum and sha512 and the downloaded data"
+        f"{stored} match"
+    )
 
 
 def _error_text(exc: Exception) -> str:
@@ -247,12 +273,14 @@ def run_record(
     return EXIT_OK
 
 
-def run_check(api: GlanceApi, console: Console, entries: Sequence[Entry]) -> int:
+def run_check(
+    api: GlanceApi, console: Console, entries: Sequence[Entry], store_dirs: Sequence[Path] = ()
+) -> int:
     failed = 0
     for entry in entries:
         start = time.monotonic()
         try:
-            detail = check_image(api, entry)
+            detail = check_image(api, entry, store_dirs)
         except Exception as exc:  # noqa: BLE001 - one image's failure must not hide the others
             failed += 1
             console.line(f"FAIL  {entry.name}  {entry.id}  {_error_text(exc)}")
@@ -383,6 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument(
         "--delete", action="store_true", help="then delete the recorded images (also if one failed)"
     )
+    chk.add_argument(
+        "--store-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a file store directory of the Glance host (repeatable): each image's file "
+        "DIR/<id> must be in one of them with the recorded size, md5 and sha512, read "
+        "from the disk, not through the API or its image cache",
+    )
+    chk.add_argument(
+        "--host-root",
+        metavar="DIR",
+        help="the Glance host's / as mounted here (e.g. podman mount): --store-dir is read "
+        "under it",
+    )
 
     fgt = sub.add_parser(
         "forget",
@@ -392,6 +435,23 @@ def build_parser() -> argparse.ArgumentParser:
     cloud_option(fgt)
     fgt.add_argument("--in", dest="ledger", metavar="FILE", required=True, help="the ledger")
     return p
+
+
+def _store_dirs(args: argparse.Namespace) -> list[Path]:
+    """check's --store-dir directories as paths on this machine (under --host-root)."""
+    root = Path(args.host_root) if args.host_root else None
+    if root is not None and not root.is_dir():
+        raise ConfigError(f"--host-root {root}: not a directory")
+    dirs = []
+    for text in args.store_dir:
+        if root is not None and not text.startswith("/"):
+            raise ConfigError(f"--store-dir {text}: give an absolute path with --host-root")
+        path = on_host(root, text)
+        if not path.is_dir():
+            under = f" under --host-root {root}" if root is not None else ""
+            raise ConfigError(f"--store-dir {text}: not a directory{under}")
+        dirs.append(path)
+    return dirs
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -415,11 +475,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             timeout=args.timeout,
         )
     entries = read_ledger(Path(args.ledger))
+    store_dirs = _store_dirs(args) if args.command == "check" else []
     quiet_sdk_logging(args.debug)
     api = GlanceApi(connect(args.os_cloud))
     if args.command == "forget":
         return run_forget(api, console, entries)
-    code = run_check(api, console, entries)
+    code = run_check(api, console, entries, store_dirs)
     if args.delete:
         code = max(code, run_forget(api, console, entries))
     return code

@@ -20,6 +20,8 @@ from glance_verify.ledger import (
     MIB,
     PROG,
     Entry,
+    _store_dirs,
+    build_parser,
     check_image,
     image_size,
     main,
@@ -299,3 +301,60 @@ def test_record_check_delete_round_trip(cli_glance: FakeGlance, tmp_path: Path) 
     code, out, _ = run_main("check", "--in", path)
     assert code == 1
     assert "2 failed" in out
+
+
+def store_copy(fake_glance: FakeGlance, entries: list[Entry], directory: Path) -> Path:
+    """The store as Glance's file driver keeps it: DIR/<id> per image."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        (directory / entry.id).write_bytes(fake_glance.data[entry.id])
+    return directory
+
+
+def test_check_reads_the_store_files_from_the_disk(fake_glance: FakeGlance, tmp_path: Path) -> None:
+    first, second = record(fake_glance, tmp_path)
+    old = store_copy(fake_glance, [first], tmp_path / "old")
+    new = store_copy(fake_glance, [second], tmp_path / "new")
+    con, out, _ = console()
+    assert run_check(fake_glance.view(), con, [first, second], [old, new]) == 0  # type: ignore[arg-type]
+    assert f"the store file {old / first.id} match" in out.getvalue()
+    assert f"the store file {new / second.id} match" in out.getvalue()
+
+
+def test_check_names_the_image_whose_store_file_changed(
+    fake_glance: FakeGlance, tmp_path: Path
+) -> None:
+    """A byte flipped on disk: the image's line fails and names it, even when the API (or
+    an image cache in front of the store) still serves the old bytes."""
+    first, second = record(fake_glance, tmp_path)
+    store = store_copy(fake_glance, [first, second], tmp_path / "store")
+    data = bytearray((store / first.id).read_bytes())
+    data[4096] ^= 0x01
+    (store / first.id).write_bytes(bytes(data))
+    con, out, _ = console()
+    assert run_check(fake_glance.view(), con, [first, second], [store]) == 1  # type: ignore[arg-type]
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(f"FAIL  {first.name}  {first.id}  store file {store / first.id} md5")
+    assert "sha512: expected" in lines[0] and "size" not in lines[0]
+    assert lines[1].startswith(f"PASS  {second.name}")
+
+
+def test_check_fails_when_the_store_file_is_missing(
+    fake_glance: FakeGlance, tmp_path: Path
+) -> None:
+    (entry,) = record(fake_glance, tmp_path, count=1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CheckFailed, match=f"no file {entry.id} in the store"):
+        check_image(fake_glance.view(), entry, [empty])  # type: ignore[arg-type]
+
+
+def test_check_store_dirs_under_host_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "var/lib/glance/images").mkdir(parents=True)
+    base = ["check", "--in", "l.json", "--host-root", str(root)]
+    args = build_parser().parse_args([*base, "--store-dir", "/var/lib/glance/images"])
+    assert _store_dirs(args) == [root / "var/lib/glance/images"]
+    args = build_parser().parse_args([*base, "--store-dir", "/srv/glance/fast"])
+    with pytest.raises(ConfigError, match="--store-dir /srv/glance/fast: not a directory under"):
+        _store_dirs(args)
