@@ -32,6 +32,14 @@ export ANSIBLE_CONFIG=${ANSIBLE_CONFIG:-$root/ansible.cfg}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/molecule/containers.conf}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 molecule_timeout=${MOLECULE_TIMEOUT:-2400}  # seconds per scenario
+# The by-hand knobs of molecule/shared/verify.yml narrow what verify proves:
+# never inherited into a test run.
+for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA; do
+  if [[ -n ${!knob+set} ]]; then
+    echo "test.sh: ignoring $knob=${!knob} from the environment (it would narrow verify)" >&2
+    unset "$knob"
+  fi
+done
 
 all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput molecule-default molecule-nosystemd molecule-storage)
 declare -A groups=(
@@ -128,7 +136,37 @@ run_pytest() {  # suite-dir: pytest it, with a JUnit report; "no tests" is a fai
   ((rc == 5)) && echo "FAIL: pytest collected no tests in $dir (exit 5)"
   return $rc
 }
-stage_unit() { run_pytest unit; }
+# A test that skips in CI proves nothing while the stage shows green: every
+# skip in the JUnit report must be listed, by name, in tests/unit/expected-skips.txt
+# (one "module::test" per line, # comments), or the stage fails.
+junit_unexpected_skips() {  # junit-xml expected-list
+  python3 - "$1" "$2" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+report, listed = Path(sys.argv[1]), Path(sys.argv[2])
+expected = {
+    line.split("#", 1)[0].strip()
+    for line in (listed.read_text().splitlines() if listed.exists() else [])
+} - {""}
+skipped = {
+    f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
+    for case in ET.parse(report).iter("testcase")
+    if case.find("skipped") is not None
+}
+unexpected = sorted(skipped - expected)
+for name in unexpected:
+    print(f"FAIL: unexpected skip: {name} (not in {listed})")
+for name in sorted(skipped & expected):
+    print(f"expected skip: {name}")
+sys.exit(1 if unexpected else 0)
+PY
+}
+stage_unit() {
+  run_pytest unit || return
+  junit_unexpected_skips "$reports/junit-unit.xml" tests/unit/expected-skips.txt
+}
 stage_badinput() { run_pytest badinput; }
 
 # Per-action durations from the timestamped log: "[scenario > action] Executing".
@@ -151,7 +189,8 @@ run_molecule() {  # scenario
   echo "log: $log (progress below; timeout ${molecule_timeout} s)"
   # No colours in the log (molecule colours some lines anyway: stripped);
   # timestamps for the per-action timings.
-  NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
+  # GLANCE_LAB_MOLECULE_LOG: the secret scan must find (and scan) this log.
+  GLANCE_LAB_MOLECULE_LOG=$log NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
     timeout -k 60 "$molecule_timeout" molecule test -s "$scenario" </dev/null 2>&1 \
     | sed -u 's/\x1b\[[0-9;]*m//g' \
     | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done \

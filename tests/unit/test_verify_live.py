@@ -95,7 +95,9 @@ def test_live_tampered_store_file_fails_download(tmp_path: Path) -> None:
     results = {r.name: r for r in run.steps}
     assert results["tamper"].status == "pass"
     assert results["download"].status == "fail"
-    assert "md5" in results["download"].detail and "sha512" in results["download"].detail
+    detail = results["download"].detail
+    assert f"image {ctx.image}: downloaded data md5" in detail, detail
+    assert f"image {ctx.image}: downloaded data sha512" in detail, detail
     assert results["delete"].status == "pass"
     assert not run.ok and run.cleanup_ok
     assert api.get_image(ctx.image) is None
