@@ -47,8 +47,13 @@ box() { podman exec "$name" "$@"; }
 
 if [[ $flavour == systemd ]]; then
   # "degraded" is a booted container with a unit it cannot run: booted all the same.
-  state=$(box systemctl is-system-running --wait 2>/dev/null || true)
-  [[ $state == running || $state == degraded ]] || die "systemd did not boot: $state"
+  # Right after `podman run` systemctl cannot reach systemd yet: ask again for up to 60 s.
+  for _ in $(seq 60); do
+    state=$(box systemctl is-system-running --wait 2>/dev/null || true)
+    [[ $state == running || $state == degraded ]] && break
+    sleep 1
+  done
+  [[ $state == running || $state == degraded ]] || die "systemd did not boot within 60 s: '$state'"
 fi
 
 # Test plumbing only: trust the host's extra CAs (pip reaches PyPI through them here).
