@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+import pytest
 import yaml
 
 from templating import render, render_ini, role_var
@@ -250,3 +251,13 @@ def test_glance_single_store_stages_imports_on_disk_and_names_its_worker() -> No
 def test_glance_multi_store_stages_in_its_reserved_store_only() -> None:
     conf = glance_conf(glance_backends=BACKENDS)
     assert "node_staging_uri" not in conf["DEFAULT"]
+
+
+@pytest.mark.parametrize(("release", "driver"), [("12", "sqlite"), ("13", "centralized_db")])
+def test_glance_image_cache_driver_is_the_release_s_own(release: str, driver: str) -> None:
+    """vars/debian-N.yml: Zed keeps the cache index in sqlite, 2025.1 in the database."""
+    for template in ("etc/glance/glance-api.conf.j2", "etc/glance/glance-cache.conf.j2"):
+        conf = render_ini(
+            "glance", template, debian_release=release, glance_image_cache_enabled=True, **SECRETS
+        )
+        assert conf["DEFAULT"]["image_cache_driver"] == driver
