@@ -166,13 +166,13 @@ class Context:
 #: The Image API version each Glance release that Debian ships serves as CURRENT,
 #: as measured on Debian's packages: Debian 12 ships Zed (Glance 25), Debian 13
 #: ships 2025.1 (Glance 30).
-RELEASE_OF_API = {"2.16": "Zed (Debian 12)", "2.17": "2025.1 (Debian 13)"}
+RELEASE_OF_API = {"2.15": "Zed (Debian 12)", "2.17": "2025.1 (Debian 13)"}
 
 
 def api_release(versions: Sequence[dict[str, Any]]) -> tuple[str, str]:
     """The CURRENT Image API version and the release it stands for.
 
-    >>> api_release([{"id": "v2.16", "status": "SUPPORTED"}, {"id": "v2.17", "status": "CURRENT"}])
+    >>> api_release([{"id": "v2.15", "status": "SUPPORTED"}, {"id": "v2.17", "status": "CURRENT"}])
     ('2.17', '2025.1 (Debian 13)')
     """
     current = [str(v.get("id", "")).lstrip("v") for v in versions if v.get("status") == "CURRENT"]
@@ -947,7 +947,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "release",
         "ask Glance which Image API it serves (GET /versions): the CURRENT version and the "
-        "Glance release behind it (v2.16: Zed, Debian 12; v2.17: 2025.1, Debian 13)",
+        "Glance release behind it (v2.15: Zed, Debian 12; v2.17: 2025.1, Debian 13)",
         step_release,
     ),
     Step(

@@ -95,7 +95,7 @@ class FakeApi:
         self.admin = admin
 
     def versions(self) -> list[dict[str, Any]]:
-        return [{"id": "v2.15", "status": "SUPPORTED"}, {"id": "v2.16", "status": "CURRENT"}]
+        return [{"id": "v2.14", "status": "SUPPORTED"}, {"id": "v2.15", "status": "CURRENT"}]
 
     # --- visibility rules (simplified Glance policy) ---
     def _visible(self, image: dict[str, Any]) -> bool:

@@ -304,8 +304,8 @@ def test_a_second_signal_during_cleanup_does_not_cut_it_short(tmp_path: Path) ->
 
 
 def test_api_release_names_the_release_behind_the_current_version() -> None:
-    zed = [{"id": "v2.15", "status": "SUPPORTED"}, {"id": "v2.16", "status": "CURRENT"}]
-    assert steps.api_release(zed) == ("2.16", "Zed (Debian 12)")
+    zed = [{"id": "v2.14", "status": "SUPPORTED"}, {"id": "v2.15", "status": "CURRENT"}]
+    assert steps.api_release(zed) == ("2.15", "Zed (Debian 12)")
     flamingo = [{"id": "v2.17", "status": "SUPPORTED"}, {"id": "v2.18", "status": "CURRENT"}]
     assert steps.api_release(flamingo) == ("2.18", "a release this toolkit was not measured on")
 
