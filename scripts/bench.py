@@ -56,7 +56,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 #: The virtualenv's bin directory (ansible-playbook, glance-verify): this python's.
 BIN = Path(sys.executable).parent
-IMAGE = "localhost/glance-lab/debian12-nosystemd"
+#: The controller image of each supported Debian release (--release picks one).
+IMAGES = {release: f"localhost/glance-lab/debian{release}-nosystemd" for release in ("12", "13")}
 CONVERGE = "bench-converge"
 APT = "bench-apt"
 CLOUD = "glance-lab-admin"
@@ -139,10 +140,10 @@ def remove_container(name: str) -> None:
         run(["podman", "rm", "-f", "-t", "0", name])
 
 
-def new_container(name: str) -> None:
+def new_container(name: str, image: str) -> None:
     """A fresh controller like molecule's nosystemd platform: tini as PID 1, policy-rc.d 101."""
     remove_container(name)
-    run(["podman", "run", "-d", "--name", name, "--hostname", name, IMAGE])
+    run(["podman", "run", "-d", "--name", name, "--hostname", name, image])
 
 
 # --- ansible ----------------------------------------------------------------------------------
@@ -269,11 +270,11 @@ def ansible_playbook(
 # --- phases -----------------------------------------------------------------------------------
 
 
-def phase_fresh(workdir: Path, logdir: Path, inventory: Path) -> dict[str, Any]:
+def phase_fresh(workdir: Path, logdir: Path, inventory: Path, image: str) -> dict[str, Any]:
     packages = role_packages()
     # The baseline first, then the converge: both from the same image, no apt lists,
     # one after the other (running them side by side would have them share 2 cores).
-    new_container(APT)
+    new_container(APT, image)
     logfile = logdir / "apt-baseline.log"
     script = (
         "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
@@ -297,7 +298,7 @@ def phase_fresh(workdir: Path, logdir: Path, inventory: Path) -> dict[str, Any]:
     }
     remove_container(APT)
 
-    new_container(CONVERGE)
+    new_container(CONVERGE, image)
     converge = ansible_playbook("converge-fresh", inventory, ROOT / "playbooks/site.yml", logdir)
     return {
         "apt": apt,
@@ -487,6 +488,7 @@ def curl_round(endpoint: str, header: Path, path: Path, size: int) -> dict[str, 
             "/dev/null",
         )
         get = curl(header, f"{endpoint}/images/{image}/file", "-o", "/dev/null")
+        hashed = curl_hashed_get(header, f"{endpoint}/images/{image}/file")
     finally:
         run(
             ["curl", "-sS", "-H", f"@{header}", "-X", "DELETE", f"{endpoint}/images/{image}"],
@@ -497,9 +499,31 @@ def curl_round(endpoint: str, header: Path, path: Path, size: int) -> dict[str, 
     return {
         "upload_seconds": put["seconds"],
         "download_seconds": get["seconds"],
+        "hashed_download_seconds": hashed["seconds"],
         "upload_mib_s": round(size / MIB / put["seconds"], 1),
         "download_mib_s": round(size / MIB / get["seconds"], 1),
+        "hashed_download_mib_s": round(size / MIB / hashed["seconds"], 1),
     }
+
+
+def curl_hashed_get(header: Path, url: str) -> dict[str, Any]:
+    """GET with curl into md5sum and sha512sum at once: the work the verifier's download does.
+
+    The verifier hashes what it downloads (md5 and sha512, in one pass); a baseline that
+    only writes to /dev/null does less. bash tees curl's output into both, and waits for
+    the md5sum behind the process substitution (`wait $!`, bash 5.1+) before the clock stops.
+    """
+    script = 'curl -sS -f -H "@$1" "$2" | tee >(md5sum >"$3.md5") | sha512sum >"$3.sha512"; wait $!'
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sums"
+        start = time.monotonic()
+        run(["bash", "-o", "pipefail", "-c", script, "bash", str(header), url, str(out)])
+        seconds = time.monotonic() - start
+        md5 = Path(f"{out}.md5").read_text().split()[0]
+        sha512 = Path(f"{out}.sha512").read_text().split()[0]
+    if len(md5) != 32 or len(sha512) != 128:
+        raise BenchError(f"curl | md5sum, sha512sum gave {md5!r}, {sha512!r}")
+    return {"seconds": seconds, "md5": md5, "sha512": sha512}
 
 
 def glance_verify(workdir: Path, logdir: Path, name: str, path: Path, skip: str) -> dict[str, Any]:
@@ -581,6 +605,7 @@ def phase_transfer(workdir: Path, logdir: Path, repeat: int, mib: int) -> dict[s
         "verify": verifies,
         "curl_upload_mib_s": med(curls, "upload_mib_s"),
         "curl_download_mib_s": med(curls, "download_mib_s"),
+        "curl_hashed_download_mib_s": med(curls, "hashed_download_mib_s"),
         # Bare PUT/GET (see glance_verify()), the basis of the ratios.
         "verify_upload_mib_s": med(verifies, "upload_mib_s"),
         "verify_download_mib_s": med(verifies, "download_mib_s"),
@@ -592,6 +617,9 @@ def phase_transfer(workdir: Path, logdir: Path, repeat: int, mib: int) -> dict[s
     }
     out["upload_ratio"] = round(out["verify_upload_mib_s"] / out["curl_upload_mib_s"], 2)
     out["download_ratio"] = round(out["verify_download_mib_s"] / out["curl_download_mib_s"], 2)
+    out["hashed_download_ratio"] = round(
+        out["verify_download_mib_s"] / out["curl_hashed_download_mib_s"], 2
+    )
     out["upload_step_ratio"] = round(out["verify_upload_step_mib_s"] / out["curl_upload_mib_s"], 2)
     out["download_step_ratio"] = round(
         out["verify_download_step_mib_s"] / out["curl_download_mib_s"], 2
@@ -692,6 +720,16 @@ def table(result: dict[str, Any]) -> str:
                 f"load {tr['loadavg_before'][0]}",
             )
         )
+        rows.append(
+            (
+                f"glance-verify download {m} MiB, {bare} GET",
+                f"{tr['verify_download_mib_s']:.0f} MiB/s",
+                "curl GET | md5sum+sha512sum",
+                f"{tr['curl_hashed_download_mib_s']:.0f} MiB/s",
+                f"{tr['hashed_download_ratio']:.2f}",
+                "both hash what they download",
+            )
+        )
         for key in ("upload", "download"):
             rows.append(
                 (
@@ -751,6 +789,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="aio phase: converge this host first (installs OpenStack here when it is not)",
     )
+    parser.add_argument(
+        "--release",
+        choices=sorted(IMAGES),
+        default="13",
+        help="Debian release of the bench containers (12: Zed, 13: 2025.1; default 13)",
+    )
     parser.add_argument("--image-mib", type=int, default=512)
     parser.add_argument("--small-mib", type=int, default=64)
     parser.add_argument("--keep", action="store_true", help="leave the bench-* containers")
@@ -768,6 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unknown phase(s) {sorted(unknown)}; choose from {','.join(PHASES + OPT_IN_PHASES)}"
         )
 
+    image = IMAGES[args.release]
     os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "molecule/containers.conf"))
     workdir = ROOT / ".cache/bench"
     logdir = ROOT / "reports/bench"
@@ -786,13 +831,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "host": platform.node(),
         "cpus": os.cpu_count(),
         "git": git,
-        "image": IMAGE,
+        "image": image,
+        "release": args.release,
         "loadavg_start": loadavg(),
     }
     rc = 0
     try:
         if "fresh" in phases:
-            result["fresh"] = phase_fresh(workdir, logdir, inventory)
+            result["fresh"] = phase_fresh(workdir, logdir, inventory, image)
         if "noop" in phases:
             result["noop"] = phase_noop(workdir, logdir, inventory, args.noop_runs)
         if "transfer" in phases:

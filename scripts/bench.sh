@@ -3,6 +3,7 @@
 # measured in the same run (see scripts/bench.py for what is measured and how).
 #
 #   scripts/bench.sh                      everything (15-30 min with cached images)
+#   scripts/bench.sh --release 12         the same on Debian 12 (Zed); the default is 13 (2025.1)
 #   scripts/bench.sh --phases noop --keep re-measure the no-op on a kept bench-converge
 #   scripts/bench.sh --phases aio         no-op of this host's converged all-in-one (local
 #                                         connection); --aio-converge converges it first

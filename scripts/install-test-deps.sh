@@ -5,12 +5,14 @@
 #   debootstrap        the image base (no container registry is reachable)
 #   qemu-utils         qemu-img, to make small test images
 #   iproute2           ss, for the harness' host-port check
+#   iptables           netavark (podman's network backend) sets up container networks with it;
+#                      a fresh machine may lack it ("netavark: No such file or directory")
 # When everything is installed already it touches nothing (no apt-get update).
 # apt may be held by a converge running on this host: wait up to 10 minutes for it.
 set -euo pipefail
 
 packages=(
-  podman runc conmon netavark aardvark-dns golang-github-containers-common
+  podman runc conmon netavark aardvark-dns iptables golang-github-containers-common
   debootstrap debian-archive-keyring
   qemu-utils iproute2 ca-certificates
 )

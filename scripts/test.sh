@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every check a fresh Debian 12 machine can run (`make test`, and CI via .ci/run).
+# Every check a fresh Debian 12 machine can run (`make test`, and CI via .ci/run),
+# on both supported releases of the targets: Debian 12 (Zed) and 13 (2025.1).
 #
 #   scripts/test.sh                  all stages
 #   scripts/test.sh static unit      only those (plus their prerequisites)
@@ -8,11 +9,16 @@
 # Stages, in order (a group name selects all of its stages):
 #   deps                 scripts/install-test-deps.sh (apt: podman, runc, debootstrap, ...)
 #   bootstrap            scripts/bootstrap.sh --dev (the .venv with the test tooling)
-#   images               scripts/build-images.sh (cached controller images)
+#   images               scripts/build-images.sh (cached controller and fresh-box images, both releases)
 #   static = yamllint ansible-lint ruff mypy syntax
 #   unit                 pytest tests/unit
 #   badinput             pytest tests/badinput (bad inventories stop in preflight; no containers)
-#   molecule = molecule-default molecule-nosystemd molecule-storage
+#   molecule = molecule-default molecule-nosystemd molecule-storage-12 molecule-storage-13
+#                        (default: Debian 12, systemd; nosystemd: Debian 13, tini;
+#                        storage: both releases, tini)
+#   freshbox = freshbox-13-systemd freshbox-12-nosystemd
+#                        scripts/fresh-box.sh: the README's `make aio`, twice, in a
+#                        fresh minimal box (python3 git make ca-certificates only)
 #
 # bootstrap always runs (it is a no-op when .venv is up to date); deps and images
 # run whenever a molecule stage is selected. A failed stage does not stop the
@@ -41,10 +47,14 @@ for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA; do
   fi
 done
 
-all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput molecule-default molecule-nosystemd molecule-storage)
+molecule_stages=(molecule-default molecule-nosystemd molecule-storage-12 molecule-storage-13)
+freshbox_stages=(freshbox-13-systemd freshbox-12-nosystemd)
+all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput
+  "${freshbox_stages[@]}" "${molecule_stages[@]}")
 declare -A groups=(
   [static]="yamllint ansible-lint ruff mypy syntax"
-  [molecule]="molecule-default molecule-nosystemd molecule-storage"
+  [molecule]="${molecule_stages[*]}"
+  [freshbox]="${freshbox_stages[*]}"
   [all]="${all_stages[*]}"
 )
 
@@ -68,9 +78,9 @@ for r in "${requested[@]}"; do
   fi
 done
 want[bootstrap]=1
-if [[ -n ${want[molecule-default]:-}${want[molecule-nosystemd]:-}${want[molecule-storage]:-} ]]; then
-  want[deps]=1 want[images]=1
-fi
+for s in "${molecule_stages[@]}" "${freshbox_stages[@]}"; do
+  [[ -n ${want[$s]:-} ]] && want[deps]=1 want[images]=1
+done
 
 # --- bookkeeping -------------------------------------------------------------------
 declare -A status=() seconds=() note=()
@@ -183,8 +193,9 @@ molecule_timings() {
     }' "$1"
 }
 
-run_molecule() {  # scenario
-  local scenario=$1 log=$reports/molecule-$1.log rc
+run_molecule() {  # scenario debian-release
+  local scenario=$1 log=$reports/molecule-$1-$2.log rc
+  export GLANCE_LAB_DEBIAN=$2
   [[ -f playbooks/site.yml ]] || fail_input "playbooks/site.yml does not exist yet: nothing to converge" || return
   echo "log: $log (progress below; timeout ${molecule_timeout} s)"
   # No colours in the log (molecule colours some lines anyway: stripped);
@@ -213,9 +224,15 @@ run_molecule() {  # scenario
   fi
   return "$rc"
 }
-stage_molecule_default() { run_molecule default; }
-stage_molecule_nosystemd() { run_molecule nosystemd; }
-stage_molecule_storage() { run_molecule storage; }
+stage_molecule_default() { run_molecule default 12; }
+stage_molecule_nosystemd() { run_molecule nosystemd 13; }
+stage_molecule_storage_12() { run_molecule storage 12; }
+stage_molecule_storage_13() { run_molecule storage 13; }
+run_freshbox() {  # release flavour
+  timeout -k 60 "$molecule_timeout" scripts/fresh-box.sh "$1" "$2" </dev/null
+}
+stage_freshbox_13_systemd() { run_freshbox 13 systemd; }
+stage_freshbox_12_nosystemd() { run_freshbox 12 nosystemd; }
 
 # --- run -----------------------------------------------------------------------------
 total_start=$SECONDS
@@ -229,9 +246,12 @@ run_stage mypy stage_mypy bootstrap
 run_stage syntax stage_syntax bootstrap
 run_stage unit stage_unit bootstrap
 run_stage badinput stage_badinput bootstrap
+run_stage freshbox-13-systemd stage_freshbox_13_systemd images
+run_stage freshbox-12-nosystemd stage_freshbox_12_nosystemd images
 run_stage molecule-default stage_molecule_default bootstrap images
 run_stage molecule-nosystemd stage_molecule_nosystemd bootstrap images
-run_stage molecule-storage stage_molecule_storage bootstrap images
+run_stage molecule-storage-12 stage_molecule_storage_12 bootstrap images
+run_stage molecule-storage-13 stage_molecule_storage_13 bootstrap images
 
 # --- summary -------------------------------------------------------------------------
 passed=0 failed=0 skipped=0

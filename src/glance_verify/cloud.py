@@ -145,6 +145,16 @@ class GlanceApi:
             raise CheckFailed(status_text(method, path, resp))
         return resp
 
+    def versions(self) -> list[dict[str, Any]]:
+        """The API versions Glance serves (``GET /versions`` at the endpoint's root)."""
+        root = str(self._image.get_endpoint()).rstrip("/")
+        root = root[: -len("/v2")] if root.endswith("/v2") else root
+        resp = self._image.request(f"{root}/versions", "GET", raise_exc=False)
+        if resp.status_code not in (200, 300):
+            raise CheckFailed(f"GET {root}/versions: HTTP {resp.status_code} {response_text(resp)}")
+        versions: list[dict[str, Any]] = resp.json().get("versions", [])
+        return versions
+
     def create_image(self, **attrs: Any) -> dict[str, Any]:
         image: dict[str, Any] = self._call("POST", "/images", (201,), json=attrs).json()
         return image

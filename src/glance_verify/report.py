@@ -72,7 +72,8 @@ def summary_lines(run: RunResult, *, include_steps: bool = True) -> list[str]:
     lines += cleanup_lines(run.cleanup)
     if run.interrupted:
         lines.append(f"interrupted by {run.interrupted}: remaining steps not run")
-    for line in (image_line(run), transfer_line(run)):
+    release = f"glance: {run.release}" if run.release else None
+    for line in (release, image_line(run), transfer_line(run)):
         if line:
             lines.append(line)
     lines.append(counts_line(run))
@@ -134,6 +135,7 @@ def to_dict(run: RunResult, opts: Options) -> dict[str, Any]:
         "failed": run.failed,
         "skipped": run.skipped,
         "interrupted": run.interrupted,
+        "glance_release": run.release,
         "options": options_summary(opts),
         "source": None
         if source is None

@@ -121,6 +121,8 @@ class Context:
     owner_user: TempUser | None = None
     share_user: TempUser | None = None
     deleted: bool = False
+    #: The Glance release the run talked to (step release), for the reports.
+    release: str | None = None
     _domain_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -171,6 +173,30 @@ class Context:
 
 
 # --- the steps ------------------------------------------------------------------------------
+
+#: The Image API version each Glance release that Debian ships serves as CURRENT,
+#: as measured on Debian's packages: Debian 12 ships Zed (Glance 25), Debian 13
+#: ships 2025.1 (Glance 30).
+RELEASE_OF_API = {"2.15": "Zed (Debian 12)", "2.17": "2025.1 (Debian 13)"}
+
+
+def api_release(versions: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """The CURRENT Image API version and the release it stands for.
+
+    >>> api_release([{"id": "v2.15", "status": "SUPPORTED"}, {"id": "v2.17", "status": "CURRENT"}])
+    ('2.17', '2025.1 (Debian 13)')
+    """
+    current = [str(v.get("id", "")).lstrip("v") for v in versions if v.get("status") == "CURRENT"]
+    if not current:
+        raise CheckFailed(f"no CURRENT version among {[v.get('id') for v in versions]}")
+    version = current[0]
+    return version, RELEASE_OF_API.get(version, "a release this toolkit was not measured on")
+
+
+def step_release(ctx: Context) -> str:
+    version, release = api_release(ctx.api.versions())
+    ctx.release = release
+    return f"Image API v{version} (CURRENT): Glance {release}"
 
 
 def step_source(ctx: Context) -> str:
@@ -955,6 +981,12 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step(
+        "release",
+        "ask Glance which Image API it serves (GET /versions): the CURRENT version and the "
+        "Glance release behind it (v2.15: Zed, Debian 12; v2.17: 2025.1, Debian 13)",
+        step_release,
+    ),
+    Step(
         "source",
         "get the image: --image-file, or --image-url (cached), or build a qcow2 with qemu-img "
         "when the URL is unreachable",
@@ -1126,6 +1158,8 @@ class RunResult:
     source: ImageSource | None = None
     interrupted: str | None = None
     transfers: dict[str, Transfer] = field(default_factory=dict)
+    #: The Glance release the run talked to (None when step release did not pass).
+    release: str | None = None
 
     @property
     def cleanup_ok(self) -> bool:
@@ -1258,4 +1292,5 @@ def run_steps(
         source=ctx.source,
         interrupted=interrupted,
         transfers=dict(ctx.transfers),
+        release=ctx.release,
     )

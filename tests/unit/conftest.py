@@ -96,6 +96,9 @@ class FakeApi:
         self.project = project
         self.admin = admin
 
+    def versions(self) -> list[dict[str, Any]]:
+        return [{"id": "v2.14", "status": "SUPPORTED"}, {"id": "v2.15", "status": "CURRENT"}]
+
     # --- visibility rules (simplified Glance policy) ---
     def _visible(self, image: dict[str, Any]) -> bool:
         if self.admin or image["owner"] == self.project or image["visibility"] == "public":

@@ -30,11 +30,22 @@ def _trusted(value: Any) -> Any:
     return value
 
 
-def role_vars(role: str, **overrides: Any) -> dict[str, Any]:
-    """Defaults, then vars, then overrides, as Ansible layers them."""
+#: The Debian release whose per-release vars (vars/debian-N.yml) a render uses
+#: unless the test passes ``debian_release``.
+DEFAULT_RELEASE = "13"
+
+
+def role_vars(
+    role: str, *, debian_release: str = DEFAULT_RELEASE, **overrides: Any
+) -> dict[str, Any]:
+    """Defaults, then vars (main.yml, then the release's file), then overrides, as the roles
+    layer them (tasks/main.yml loads vars/debian-N.yml for the host's release)."""
     merged: dict[str, Any] = {"ansible_managed": "Ansible managed"}
-    for name in ("defaults", "vars"):
-        path = ROLES / role / name / "main.yml"
+    for path in (
+        ROLES / role / "defaults/main.yml",
+        ROLES / role / "vars/main.yml",
+        ROLES / role / f"vars/debian-{debian_release}.yml",
+    ):
         if path.exists():
             merged.update(_trusted(yaml.safe_load(path.read_text()) or {}))
     merged.update(overrides)

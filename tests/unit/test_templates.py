@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+import pytest
 import yaml
 
 from templating import render, render_ini, role_var
@@ -181,8 +182,8 @@ def test_glance_directories_cover_every_backend_and_the_cache() -> None:
     assert directories == [
         "/var/lib/glance/images",
         "/var/lib/glance/lock",
-        "/srv/glance/fast",
         "/var/lib/glance/staging",
+        "/srv/glance/fast",
         "/var/lib/glance/tasks_work_dir",
         "/var/lib/glance/image-cache",
         "/var/lib/glance/image-cache/incomplete",
@@ -234,3 +235,29 @@ def test_memcached_conf_sets_address_and_size_and_keeps_debians_settings() -> No
     )
     assert "-l 10.0.0.11\n" in wide
     assert "-m 256\n" in wide
+
+
+def test_glance_single_store_stages_imports_on_disk_and_names_its_worker() -> None:
+    """Debian 13's /tmp (Glance's default staging place) is a tmpfs; 2025.1's image
+    cache refuses to start without worker_self_reference_url."""
+    conf = glance_conf()
+    assert conf["DEFAULT"]["node_staging_uri"] == "file:///var/lib/glance/staging/"
+    assert conf["DEFAULT"]["worker_self_reference_url"] == "http://127.0.0.1:9292"
+    assert "/var/lib/glance/staging" in role_var(
+        "glance", "_glance_directories", glance_db_password="x", glance_keystone_password="y"
+    )
+
+
+def test_glance_multi_store_stages_in_its_reserved_store_only() -> None:
+    conf = glance_conf(glance_backends=BACKENDS)
+    assert "node_staging_uri" not in conf["DEFAULT"]
+
+
+@pytest.mark.parametrize(("release", "driver"), [("12", "sqlite"), ("13", "centralized_db")])
+def test_glance_image_cache_driver_is_the_release_s_own(release: str, driver: str) -> None:
+    """vars/debian-N.yml: Zed keeps the cache index in sqlite, 2025.1 in the database."""
+    for template in ("etc/glance/glance-api.conf.j2", "etc/glance/glance-cache.conf.j2"):
+        conf = render_ini(
+            "glance", template, debian_release=release, glance_image_cache_enabled=True, **SECRETS
+        )
+        assert conf["DEFAULT"]["image_cache_driver"] == driver

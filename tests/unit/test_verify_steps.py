@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import FakeContext, FakeDatabase, FakeGlance
+from glance_verify import steps
 from glance_verify.errors import CheckFailed, ConfigError
 from glance_verify.options import Options
 from glance_verify.steps import STEPS, Context, Step, run_steps
@@ -49,6 +50,7 @@ def test_full_lifecycle_passes_and_leaves_nothing(
     ]
     assert statuses(run)["keystone-limits"] == "skip"
     assert run.ok and run.failed == 0 and run.passed == len(STEPS)
+    assert run.release == "Zed (Debian 12)"
     assert run.digests is not None
     assert run.digests.value == sha512
     assert run.digests.md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -348,3 +350,15 @@ def test_record_secrets_appends_each_password_owner_only(tmp_path: Path) -> None
     ctx._record_secret("second")
     assert path.read_text() == "first\nsecond\n"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_api_release_names_the_release_behind_the_current_version() -> None:
+    zed = [{"id": "v2.14", "status": "SUPPORTED"}, {"id": "v2.15", "status": "CURRENT"}]
+    assert steps.api_release(zed) == ("2.15", "Zed (Debian 12)")
+    flamingo = [{"id": "v2.17", "status": "SUPPORTED"}, {"id": "v2.18", "status": "CURRENT"}]
+    assert steps.api_release(flamingo) == ("2.18", "a release this toolkit was not measured on")
+
+
+def test_api_release_without_a_current_version_fails_the_step() -> None:
+    with pytest.raises(CheckFailed, match="no CURRENT version"):
+        steps.api_release([{"id": "v2.16", "status": "SUPPORTED"}])
