@@ -18,7 +18,7 @@ from glance_verify.console import Console
 from glance_verify.db import DbUrl, ImageDatabase, mask_url, parse_db_url
 from glance_verify.errors import CloudUnreachable, ConfigError
 from glance_verify.hashing import check_algorithm, parse_expected_hash
-from glance_verify.options import DEFAULT_TIMEOUT, Options, on_host
+from glance_verify.options import DEFAULT_TIMEOUT, Options, local_dir_option
 from glance_verify.report import (
     check_writable,
     exit_code,
@@ -421,17 +421,6 @@ def local_paths(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     if args.store_path:
         store_path = local_dir_option("--store-path", args.store_path, host_root)
     return host_root, store_path
-
-
-def local_dir_option(flag: str, text: str, host_root: Path | None) -> Path:
-    """A directory of the Glance host given as ``flag``, as a path on this machine."""
-    if host_root is not None and not text.startswith("/"):
-        raise ConfigError(f"{flag} {text}: give an absolute path with --host-root")
-    path = on_host(host_root, text)
-    if not path.is_dir():
-        under = f" under --host-root {host_root}" if host_root is not None else ""
-        raise ConfigError(f"{flag} {text}: not a directory{under}")
-    return path
 
 
 def read_password(name: str, stdin: TextIO | None = None) -> str:

@@ -34,7 +34,7 @@ from glance_verify.compare import digest_problems, image_record_problems, requir
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
 from glance_verify.hashing import Digests, HashingReader, hash_chunks
-from glance_verify.options import DEFAULT_TIMEOUT, on_host
+from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option
 from glance_verify.report import check_writable
 from glance_verify.steps import wait_for_status
 from glance_verify.storage import GeneratedData, RandomSource
@@ -442,16 +442,7 @@ def _store_dirs(args: argparse.Namespace) -> list[Path]:
     root = Path(args.host_root) if args.host_root else None
     if root is not None and not root.is_dir():
         raise ConfigError(f"--host-root {root}: not a directory")
-    dirs = []
-    for text in args.store_dir:
-        if root is not None and not text.startswith("/"):
-            raise ConfigError(f"--store-dir {text}: give an absolute path with --host-root")
-        path = on_host(root, text)
-        if not path.is_dir():
-            under = f" under --host-root {root}" if root is not None else ""
-            raise ConfigError(f"--store-dir {text}: not a directory{under}")
-        dirs.append(path)
-    return dirs
+    return [local_dir_option("--store-dir", text, root) for text in args.store_dir]
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from glance_verify.db import DbUrl
+from glance_verify.errors import ConfigError
 from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
 
 DEFAULT_TIMEOUT = 300.0
@@ -72,3 +73,14 @@ def on_host(root: Path | None, path: PurePosixPath | Path | str) -> Path:
     if root is None:
         return Path(path)
     return root / PurePosixPath(path).relative_to("/")
+
+
+def local_dir_option(flag: str, text: str, host_root: Path | None) -> Path:
+    """A directory of the Glance host given as ``flag``, as a path on this machine."""
+    if host_root is not None and not text.startswith("/"):
+        raise ConfigError(f"{flag} {text}: give an absolute path with --host-root")
+    path = on_host(host_root, text)
+    if not path.is_dir():
+        under = f" under --host-root {host_root}" if host_root is not None else ""
+        raise ConfigError(f"{flag} {text}: not a directory{under}")
+    return path
