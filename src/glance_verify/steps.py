@@ -175,9 +175,14 @@ class Context:
 # --- the steps ------------------------------------------------------------------------------
 
 #: The Image API version each Glance release that Debian ships serves as CURRENT,
-#: as measured on Debian's packages: Debian 12 ships Zed (Glance 25), Debian 13
-#: ships 2025.1 (Glance 30).
-RELEASE_OF_API = {"2.15": "Zed (Debian 12)", "2.17": "2025.1 (Debian 13)"}
+#: as measured on Debian's packages: Debian 12 ships Zed (Glance 25), which serves
+#: v2.15, or v2.16 with the image cache on (the cache API); Debian 13 ships 2025.1
+#: (Glance 30), which serves v2.17 either way.
+RELEASE_OF_API = {
+    "2.15": "Zed (Debian 12)",
+    "2.16": "Zed (Debian 12)",
+    "2.17": "2025.1 (Debian 13)",
+}
 
 
 def api_release(versions: Sequence[dict[str, Any]]) -> tuple[str, str]:
@@ -983,7 +988,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "release",
         "ask Glance which Image API it serves (GET /versions): the CURRENT version and the "
-        "Glance release behind it (v2.15: Zed, Debian 12; v2.17: 2025.1, Debian 13)",
+        "Glance release behind it (v2.15/v2.16: Zed, Debian 12; v2.17: 2025.1, Debian 13)",
         step_release,
     ),
     Step(

@@ -355,6 +355,9 @@ def test_record_secrets_appends_each_password_owner_only(tmp_path: Path) -> None
 def test_api_release_names_the_release_behind_the_current_version() -> None:
     zed = [{"id": "v2.14", "status": "SUPPORTED"}, {"id": "v2.15", "status": "CURRENT"}]
     assert steps.api_release(zed) == ("2.15", "Zed (Debian 12)")
+    # Zed with the image cache on serves the cache API, v2.16 (storage scenario).
+    zed_cache = [{"id": "v2.15", "status": "SUPPORTED"}, {"id": "v2.16", "status": "CURRENT"}]
+    assert steps.api_release(zed_cache) == ("2.16", "Zed (Debian 12)")
     flamingo = [{"id": "v2.17", "status": "SUPPORTED"}, {"id": "v2.18", "status": "CURRENT"}]
     assert steps.api_release(flamingo) == ("2.18", "a release this toolkit was not measured on")
 
