@@ -18,35 +18,16 @@ reqs=requirements.txt
 
 py=${PYTHON:-python3}
 
-log() { printf 'bootstrap: %s\n' "$*" >&2; }
-
-# Debian packages this host needs before the virtualenv can exist.
-debian_packages() {
-  local pkgs=() p
-  # Debian's own python needs python3-venv for `python3 -m venv` (ensurepip);
-  # another python (pyenv, a distribution build) brings its own.
-  if [[ $("$py" -c 'import sys; print(sys.base_prefix)') == /usr ]]; then
-    pkgs+=(python3-venv)
-  fi
-  [[ -x /usr/bin/python3 ]] && pkgs+=(python3-apt)
-  for p in "${pkgs[@]}"; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) == installed ]] || echo "$p"
-  done
-}
+# Debian packages this host needs before the virtualenv can exist: Debian's own
+# python needs python3-venv for `python3 -m venv` (ensurepip); another python
+# (pyenv, a distribution build) brings its own. scripts/apt-ensure.sh installs
+# what is missing, refreshing the lists first when they lack a package (a
+# freshly built image has none).
 if command -v dpkg-query >/dev/null; then
-  mapfile -t missing < <(debian_packages)
-  if ((${#missing[@]})); then
-    sudo=()
-    if [[ $(id -u) != 0 ]]; then
-      command -v sudo >/dev/null || { log "ERROR: need root (or sudo) to install: ${missing[*]}"; exit 1; }
-      sudo=(sudo)
-    fi
-    log "installing from Debian's archive: ${missing[*]}"
-    apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-    # The lists may be missing or stale (a freshly built image has none): refresh first.
-    "${sudo[@]}" apt-get "${apt_opts[@]}" update -q
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${apt_opts[@]}" install -y -q --no-install-recommends "${missing[@]}"
-  fi
+  debian_packages=()
+  [[ $("$py" -c 'import sys; print(sys.base_prefix)') == /usr ]] && debian_packages+=(python3-venv)
+  [[ -x /usr/bin/python3 ]] && debian_packages+=(python3-apt)
+  ((${#debian_packages[@]} == 0)) || scripts/apt-ensure.sh "${debian_packages[@]}"
 fi
 stamp=$venv/.bootstrap-$(basename "$reqs" .txt)
 want=$(cat requirements.txt "$reqs" $(ls pyproject.toml 2>/dev/null) | sha256sum | cut -d' ' -f1)
