@@ -187,7 +187,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         "openstack_client_admin_auth_url",
     ),
     ("empty-region", {"keystone_region": ""}, "keystone_region"),
-    ("region-with-space", {"glance_keystone_region": "Region One"}, "glance_keystone_region"),
+    ("region-with-space", {"glance_region": "Region One"}, "glance_region"),
     (
         "memcached-without-port",
         {"glance_memcached_servers": ["localhost"]},

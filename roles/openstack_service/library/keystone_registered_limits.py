@@ -29,9 +29,16 @@ options:
     type: str
     required: true
   limits:
-    description: "Resource name to default limit, e.g. C({image_size_total: 1000})."
+    description:
+      - "Resource name to default limit, e.g. C({image_size_total: 1000})."
+      - With O(state=absent) only the names count; their registered limits are deleted.
     type: dict
     required: true
+  state:
+    description: C(present) creates or updates the limits, C(absent) deletes them.
+    type: str
+    choices: [present, absent]
+    default: present
   description:
     description: Description given to limits this module creates or updates.
     type: str
@@ -50,6 +57,14 @@ EXAMPLES = r"""
       image_stage_total: 1000
       image_count_total: 100
       image_count_uploading: 10
+
+- name: Remove them again (only the names count)
+  keystone_registered_limits:
+    cloud: admin
+    service: glance
+    region: RegionOne
+    limits: {image_size_total: 0, image_stage_total: 0, image_count_total: 0, image_count_uploading: 0}
+    state: absent
 """
 
 RETURN = r"""
@@ -77,6 +92,7 @@ class RegisteredLimitsModule(OpenStackModule):
         region=dict(type="str", required=True),
         limits=dict(type="dict", required=True),
         description=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module_kwargs = dict(supports_check_mode=True)
 
@@ -95,7 +111,6 @@ class RegisteredLimitsModule(OpenStackModule):
         return wanted
 
     def run(self):
-        wanted = self._wanted()
         identity = self.conn.identity
         service = identity.find_service(self.params["service"], ignore_missing=True)
         if service is None:
@@ -107,6 +122,9 @@ class RegisteredLimitsModule(OpenStackModule):
             for rl in identity.registered_limits(service_id=service.id, region_id=region)
             if rl.region_id == region
         }
+        if self.params["state"] == "absent":
+            self._delete(found)
+        wanted = self._wanted()
         changes = []
         result = {}
         for name, limit in sorted(wanted.items()):
@@ -141,6 +159,18 @@ class RegisteredLimitsModule(OpenStackModule):
             changed=bool(changes),
             changes=changes,
             registered_limits=[result[n] for n in sorted(result)],
+        )
+
+
+    def _delete(self, found):
+        gone = sorted(name for name in self.params["limits"] if name in found)
+        if not self.ansible.check_mode:
+            for name in gone:
+                self.conn.identity.delete_registered_limit(found[name])
+        self.exit_json(
+            changed=bool(gone),
+            changes=[f"{name}: {found[name].default_limit} -> none" for name in gone],
+            registered_limits=[],
         )
 
 
