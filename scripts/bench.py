@@ -40,7 +40,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import shlex
 import statistics
 import subprocess
@@ -69,9 +68,8 @@ AIO_INVENTORY = ROOT / "inventory/aio"
 AIO_CREDENTIALS = Path.home() / ".glance-lab/aio"
 # Steps of glance-verify that do not matter for throughput or memory.
 NOT_TIMED = "list-show,set-property,deactivate,share"
-PLAY_RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
-PROFILE_LINE = re.compile(r"^(.*?)\s*-{2,}\s+(\d+\.\d+)s$")
-TASK_HEADER = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]")
+#: The stdout callback of the bench's ansible-playbook runs: one JSON document per run.
+JSON_CALLBACK = "ansible.posix.json"
 
 
 class BenchError(Exception):
@@ -186,50 +184,44 @@ def ansible_env() -> dict[str, str]:
         ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
-        # Task timings for the bench runs only: profile_tasks prints every task's
-        # duration, slowest first, after the recap.
-        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
-        PROFILE_TASKS_TASK_OUTPUT_LIMIT="all",
-        PROFILE_TASKS_SORT_ORDER="descending",
+        # Structured output for the bench runs only: the recap (stats), every task's
+        # result per host and its start and end time, as one JSON document on stdout.
+        ANSIBLE_STDOUT_CALLBACK=JSON_CALLBACK,
     )
     return env
 
 
-def parse_ansible_log(text: str) -> dict[str, Any]:
-    """Recap totals, the tasks that reported changed, every task's time (profile_tasks)."""
-    lines = text.splitlines()
-    recap: dict[str, dict[str, int]] = {}
+def parse_ansible_json(data: dict[str, Any]) -> dict[str, Any]:
+    """Recap totals, the tasks that reported changed, every task's time, from the output
+    of the ansible.posix.json callback.
+
+    A task's time runs from its start to its last host's result (the callback's
+    ``task.duration``); a task that no host ran has no end and is left out. Tasks are
+    listed slowest first.
+    """
+    recap = {
+        host: {
+            "ok": int(s["ok"]),
+            "changed": int(s["changed"]),
+            "unreachable": int(s["unreachable"]),
+            "failed": int(s["failures"]),
+        }
+        for host, s in data["stats"].items()
+    }
     changed_tasks: list[str] = []
     tasks: list[dict[str, Any]] = []
-    current = ""
-    in_recap = in_profile = False
-    for line in lines:
-        if line.startswith("PLAY RECAP"):
-            in_recap = True
-            continue
-        if in_recap:
-            m = PLAY_RECAP.match(line)
-            if m:
-                recap[m[1]] = {
-                    "ok": int(m[2]),
-                    "changed": int(m[3]),
-                    "unreachable": int(m[4]),
-                    "failed": int(m[5]),
-                }
-                continue
-            if line.startswith("====="):
-                in_recap, in_profile = False, True
-            continue
-        if in_profile:
-            m = PROFILE_LINE.match(line)
-            if m:
-                tasks.append({"task": m[1], "seconds": float(m[2])})
-            continue
-        header = TASK_HEADER.match(line)
-        if header:
-            current = header[1]
-        elif line.startswith("changed: [") and current not in changed_tasks:
-            changed_tasks.append(current)
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            name = str(task["task"]["name"])
+            if any(r.get("changed") for r in task["hosts"].values()) and name not in changed_tasks:
+                changed_tasks.append(name)
+            duration = task["task"].get("duration") or {}
+            if "start" in duration and "end" in duration:
+                seconds = dt.datetime.fromisoformat(duration["end"]) - dt.datetime.fromisoformat(
+                    duration["start"]
+                )
+                tasks.append({"task": name, "seconds": round(seconds.total_seconds(), 2)})
+    tasks.sort(key=lambda t: t["seconds"], reverse=True)
     return {
         "recap": recap,
         "ok": sum(h["ok"] for h in recap.values()),
@@ -240,31 +232,56 @@ def parse_ansible_log(text: str) -> dict[str, Any]:
     }
 
 
+def failure_lines(data: dict[str, Any]) -> list[str]:
+    """'host: task: msg' of every failed or unreachable task result."""
+    lines = []
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host, r in task["hosts"].items():
+                if r.get("failed") or r.get("unreachable"):
+                    lines.append(f"{host}: {task['task']['name']}: {r.get('msg', '(no msg)')}")
+    return lines
+
+
 def ansible_playbook(
     name: str, inventory: Path, playbook: Path, logdir: Path, *extra: str
 ) -> dict[str, Any]:
+    """Run a playbook; its JSON output goes to NAME.json, its stderr to NAME.log."""
+    output = logdir / f"{name}.json"
     logfile = logdir / f"{name}.log"
     argv = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra]
-    log(f"{name}: {shlex.join(argv)}  (log: {logfile.relative_to(ROOT)})")
+    log(f"{name}: {shlex.join(argv)}  (output: {output.relative_to(ROOT)})")
     load = loadavg()
     start = time.monotonic()
-    with logfile.open("w", encoding="utf-8") as out:
-        rc = run(argv, check=False, env=ansible_env(), stdout=out).returncode
+    with output.open("w", encoding="utf-8") as out, logfile.open("w", encoding="utf-8") as err:
+        rc = subprocess.run(
+            argv, check=False, stdout=out, stderr=err, env=ansible_env(), cwd=ROOT
+        ).returncode
     seconds = time.monotonic() - start
-    parsed = parse_ansible_log(logfile.read_text(encoding="utf-8"))
-    result = {
+    stderr_tail = "\n".join(logfile.read_text(encoding="utf-8").splitlines()[-20:])
+    try:
+        data = json.loads(output.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raise BenchError(
+            f"{name}: no JSON output (exit {rc}) in {output}; last lines of {logfile}:\n"
+            f"{stderr_tail}"
+        ) from None
+    if rc != 0:
+        failures = "\n".join(failure_lines(data)) or "(no failed task)"
+        raise BenchError(
+            f"{name} failed (exit {rc}); failed tasks in {output}:\n{failures}\n"
+            f"last lines of {logfile}:\n{stderr_tail}"
+        )
+    return {
         "command": shlex.join(argv),
-        "log": str(logfile.relative_to(ROOT)),
+        "log": str(output.relative_to(ROOT)),
+        "stderr": str(logfile.relative_to(ROOT)),
         "rc": rc,
         "seconds": round(seconds, 1),
         "loadavg_before": load,
         "loadavg_after": loadavg(),
-        **parsed,
+        **parse_ansible_json(data),
     }
-    if rc != 0:
-        tail = "\n".join(logfile.read_text(encoding="utf-8").splitlines()[-40:])
-        raise BenchError(f"{name} failed (exit {rc}); last lines of {logfile}:\n{tail}")
-    return result
 
 
 # --- phases -----------------------------------------------------------------------------------

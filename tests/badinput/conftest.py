@@ -4,26 +4,22 @@
 
 runs the suite as usual and also writes a Markdown table: case, the variable the case
 gets wrong, its value, the test's result, and the failed task's ``msg`` verbatim, taken
-from the ``fatal: ... FAILED! =>`` result of the run. The cases and their assertions
-are the suite's own; this only watches ``run_site`` and reads what it returned.
+from the failed result in the run's JSON output (the ansible.posix.json callback). The
+cases and their assertions are the suite's own; this only watches ``run_site`` and reads
+what it returned.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ansible_json
 import pytest
-import yaml
-
-# "fatal: [host]: FAILED! =>", or for a loop item "failed: [host] (item=x) =>".
-FATAL = re.compile(r"^(?:fatal|failed): \[[^\]]+\][^\n]*? =>[ \t]*(?P<inline>.*)$", re.M)
 
 
 @dataclass
@@ -48,23 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def fatal_message(output: str) -> str:
-    """The ``msg`` of the first failed task (or loop item) in ansible-playbook output."""
-    found = FATAL.search(output)
-    if found is None:
-        return "(no failed task in the output)"
-    if found["inline"].strip():  # a one-line JSON result
-        result: Any = json.loads(found["inline"])
-    else:
-        block = []
-        for line in output[found.end() + 1 :].splitlines():
-            if line and not line.startswith(" "):
-                break
-            block.append(line)
-        result = yaml.safe_load(textwrap.dedent("\n".join(block)))
-    if not isinstance(result, dict) or "msg" not in result:
-        return "(the failed task has no msg)"
-    return str(result["msg"]).strip()
+def fatal_message(stdout: str) -> str:
+    """The ``msg`` of the first failed task (or loop item) in ansible-playbook's JSON output."""
+    try:
+        return ansible_json.fatal_message(ansible_json.load(stdout))
+    except ansible_json.NoJsonOutputError:
+        return "(no JSON output: the run stopped before any play)"
 
 
 def _cell(text: str) -> str:
@@ -90,7 +75,7 @@ def _watch_run_site(
 
     def run_site(inventory: Path) -> subprocess.CompletedProcess[str]:
         result = real(inventory)
-        outputs.append(result.stdout + result.stderr)
+        outputs.append(result.stdout)
         return result
 
     monkeypatch.setattr(request.module, "run_site", run_site)

@@ -2,33 +2,34 @@
 
 Each case writes an inventory (this host, local connection) with one invalid
 setting and runs the real `playbooks/site.yml`. The run must fail inside the
-preflight play, report changed=0, and print a message that names the
-variable. The runs use --check as a second guard: should a check ever go
-missing, the host is still not changed (and the test fails because the run
-reached a later play).
+preflight play, report changed=0, and fail with a message that names the
+variable. The runs print the ansible.posix.json callback's document: the plays
+started, the recap (``stats``) and the failed task's result are read from it.
+The runs use --check as a second guard: should a check ever go missing, the
+host is still not changed (and the test fails because the run reached a later
+play).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import ansible_json
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "site.yml"
-PREFLIGHT_PLAY = "PLAY [Check the inventory before changing anything]"
-PLAY_HEADER = re.compile(r"^PLAY \[(?P<name>[^\]]*)\]", re.M)
+PREFLIGHT_PLAY = "Check the inventory before changing anything"
 
 
-def later_plays(out: str) -> list[str]:
+def later_plays(data: dict[str, Any]) -> list[str]:
     """Every play the run started besides preflight: none may have started."""
-    return [m["name"] for m in PLAY_HEADER.finditer(out) if f"PLAY [{m['name']}]" != PREFLIGHT_PLAY]
+    return [name for name in ansible_json.play_names(data) if name != PREFLIGHT_PLAY]
 
 
 GROUPS = ("database", "memcached", "keystone", "glance")
@@ -64,6 +65,7 @@ def run_site(inventory: Path) -> subprocess.CompletedProcess[str]:
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        **ansible_json.ENV,
     }
     playbook_bin = Path(sys.executable).with_name("ansible-playbook")
     return subprocess.run(
@@ -220,15 +222,16 @@ def test_bad_input_fails_in_preflight(
     result = run_site(inventory)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
-    assert PREFLIGHT_PLAY in out, out[-3000:]
+    data = ansible_json.load(result.stdout)
+    assert ansible_json.play_names(data)[:1] == [PREFLIGHT_PLAY], out[-3000:]
     # The run stopped in preflight: no later play started (whatever it is
     # called: site.yml's next play is prerequisites.yml's package read), nothing changed.
-    assert later_plays(out) == [], out[-3000:]
-    recap = re.findall(r"changed=(\d+)", out.split("PLAY RECAP", 1)[-1])
-    assert recap and all(n == "0" for n in recap), out[-3000:]
-    # The message names the variable that is wrong.
-    failure = out[out.index("fatal:") :] if "fatal:" in out else out
-    assert variable in failure, failure[-3000:]
+    assert later_plays(data) == [], ansible_json.play_names(data)
+    changed = ansible_json.changed_counts(data)
+    assert changed and all(n == 0 for n in changed.values()), data["stats"]
+    # The message of the failed task names the variable that is wrong.
+    message = ansible_json.fatal_message(data)
+    assert variable in message, message
 
 
 def test_missing_group_fails_in_preflight(tmp_path: Path) -> None:
@@ -237,12 +240,14 @@ def test_missing_group_fails_in_preflight(tmp_path: Path) -> None:
     result = run_site(inventory)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
-    assert later_plays(out) == [], out[-3000:]
-    assert "no host in group 'glance'" in out, out[-3000:]
+    data = ansible_json.load(result.stdout)
+    assert later_plays(data) == [], ansible_json.play_names(data)
+    message = ansible_json.fatal_message(data)
+    assert "no host in group 'glance'" in message, message
 
 
 def test_later_plays_sees_the_play_after_preflight() -> None:
     """The guard above must be able to fail: it sees the play that follows preflight."""
-    later = "PLAY [Find out which packages are installed] ***"
-    out = f"{PREFLIGHT_PLAY} ***\nok\n{later}\nPLAY RECAP\n"
-    assert later_plays(out) == ["Find out which packages are installed"]
+    later = "Find out which packages are installed"
+    data = {"plays": [{"play": {"name": PREFLIGHT_PLAY}}, {"play": {"name": later}}], "stats": {}}
+    assert later_plays(data) == [later]
