@@ -73,3 +73,39 @@ def render_ini(role: str, template: str, **overrides: Any) -> configparser.RawCo
     parser = configparser.RawConfigParser(strict=True, interpolation=None)
     parser.read_string(render(role, template, **overrides))
     return parser
+
+
+#: The data each rendered ini file is made of, as the roles' config tasks
+#: combine it (openstack_service's ini.j2 renders it).
+CONFS = {
+    "glance-api.conf": (
+        "glance",
+        "_glance_api_conf | combine(_glance_api_conf_stores)"
+        " | combine(glance_api_conf_overrides, recursive=True)",
+    ),
+    "glance-cache.conf": (
+        "glance",
+        "_glance_cache_conf | combine(glance_cache_conf_overrides, recursive=True)",
+    ),
+    "keystone.conf": ("keystone", "_keystone_conf | combine(keystone_conf_overrides, recursive=True)"),
+}
+
+
+def render_conf_text(name: str, **overrides: Any) -> str:
+    """Render one of CONFS with openstack_service's ini.j2, as the config entry point does."""
+    role, expression = CONFS[name]
+    variables = role_vars(role, **overrides)
+    templar = Templar(loader=DataLoader(), variables=variables)
+    conf = templar.template(trust_as_template("{{ " + expression + " }}"))
+    source = (ROLES / "openstack_service/templates/ini.j2").read_text()
+    templar = Templar(loader=DataLoader(), variables={**variables, "item": {"conf": conf}})
+    result = templar.template(trust_as_template(source))
+    assert isinstance(result, str)
+    return result
+
+
+def render_conf(name: str, **overrides: Any) -> configparser.RawConfigParser:
+    """Render one of CONFS and parse it as oslo.config would read it."""
+    parser = configparser.RawConfigParser(strict=True, interpolation=None)
+    parser.read_string(render_conf_text(name, **overrides))
+    return parser

@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 import yaml
 
-from templating import render, render_ini, role_var
+from templating import render, render_conf, render_ini, role_var
 
 SECRETS = {
     "glance_db_password": "db-Secret/1$x",
@@ -16,7 +16,7 @@ SECRETS = {
 
 
 def glance_conf(**overrides: object):  # type: ignore[no-untyped-def]
-    return render_ini("glance", "etc/glance/glance-api.conf.j2", **{**SECRETS, **overrides})
+    return render_conf("glance-api.conf", **{**SECRETS, **overrides})
 
 
 def test_glance_database_connection_is_pymysql_to_glance() -> None:
@@ -68,9 +68,8 @@ def test_glance_memcached_servers_join_several() -> None:
 
 
 def test_keystone_conf_uses_fernet_and_the_keystone_database() -> None:
-    conf = render_ini(
-        "keystone",
-        "etc/keystone/keystone.conf.j2",
+    conf = render_conf(
+        "keystone.conf",
         keystone_db_password="kdb/pw",
         keystone_admin_password="unused",
     )
@@ -211,9 +210,7 @@ def test_glance_cache_switches_the_paste_flavor_and_sets_its_limits() -> None:
     assert conf["DEFAULT"]["image_cache_max_size"] == "1073741824"
     assert conf["DEFAULT"]["user_storage_quota"] == "64MB"
     assert conf["DEFAULT"]["show_multiple_locations"] == "true"
-    cache = render_ini(
-        "glance", "etc/glance/glance-cache.conf.j2", glance_image_cache_max_size=1073741824
-    )
+    cache = render_conf("glance-cache.conf", glance_image_cache_max_size=1073741824)
     assert cache["DEFAULT"]["image_cache_dir"] == "/var/lib/glance/image-cache/"
     assert cache["DEFAULT"]["image_cache_max_size"] == "1073741824"
 
@@ -256,8 +253,41 @@ def test_glance_multi_store_stages_in_its_reserved_store_only() -> None:
 @pytest.mark.parametrize(("release", "driver"), [("12", "sqlite"), ("13", "centralized_db")])
 def test_glance_image_cache_driver_is_the_release_s_own(release: str, driver: str) -> None:
     """vars/debian-N.yml: Zed keeps the cache index in sqlite, 2025.1 in the database."""
-    for template in ("etc/glance/glance-api.conf.j2", "etc/glance/glance-cache.conf.j2"):
-        conf = render_ini(
-            "glance", template, debian_release=release, glance_image_cache_enabled=True, **SECRETS
+    for name in ("glance-api.conf", "glance-cache.conf"):
+        conf = render_conf(
+            name, debian_release=release, glance_image_cache_enabled=True, **SECRETS
         )
         assert conf["DEFAULT"]["image_cache_driver"] == driver
+
+
+def test_an_override_sets_adds_and_removes_options_and_sections() -> None:
+    conf = glance_conf(
+        glance_api_conf_overrides={
+            "DEFAULT": {"workers": 5, "debug": True, "user_storage_quota": None},
+            "import_filtering_opts": {"allowed_ports": "80,443"},
+            "oslo_concurrency": None,
+        }
+    )
+    assert conf["DEFAULT"]["workers"] == "5"
+    assert conf["DEFAULT"]["debug"] == "true"
+    assert "user_storage_quota" not in conf["DEFAULT"]
+    assert own(conf, "import_filtering_opts") == {"allowed_ports": "80,443"}
+    assert not conf.has_section("oslo_concurrency")
+    # What the override leaves alone stays as rendered.
+    assert conf["DEFAULT"]["bind_port"] == "9292"
+    assert conf["paste_deploy"]["flavor"] == "keystone"
+
+
+def test_keystone_conf_override_reaches_its_section() -> None:
+    conf = render_conf(
+        "keystone.conf",
+        keystone_db_password="x",
+        keystone_conf_overrides={"token": {"expiration": 7200}, "DEFAULT": {"log_dir": None}},
+    )
+    assert own(conf, "token") == {"provider": "fernet", "expiration": "7200"}
+    assert "log_dir" not in conf["DEFAULT"]
+
+
+def test_a_literal_dollar_is_doubled_for_oslo_config() -> None:
+    conf = glance_conf(glance_api_conf_overrides={"DEFAULT": {"banner": "a$b"}})
+    assert conf["DEFAULT"]["banner"] == "a$$b"
