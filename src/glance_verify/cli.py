@@ -15,10 +15,12 @@ from typing import NoReturn, TextIO
 from glance_verify import __version__
 from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
 from glance_verify.console import Console
+from glance_verify.context import Context
 from glance_verify.db import DbUrl, ImageDatabase, mask_url, parse_db_url
 from glance_verify.errors import CloudUnreachable, ConfigError
 from glance_verify.hashing import check_algorithm, parse_expected_hash
 from glance_verify.options import DEFAULT_TIMEOUT, Options, local_dir_option
+from glance_verify.plan import SKIPPABLE, STEPS
 from glance_verify.report import (
     check_writable,
     exit_code,
@@ -27,13 +29,13 @@ from glance_verify.report import (
     write_json,
     write_junit,
 )
+from glance_verify.runner import StepResult, run_steps
 from glance_verify.source import (
     DEFAULT_CACHE_DIR,
     DEFAULT_IMAGE_URL,
     validate_image_file,
     validate_url,
 )
-from glance_verify.steps import SKIPPABLE, STEPS, Context, StepResult, run_steps
 from glance_verify.storage import (
     check_backends,
     parse_backend,

@@ -1,4 +1,5 @@
-"""The cloud edge: connecting (openstacksdk), Glance's v2 REST API, temporary Keystone users.
+"""The cloud edge: connecting (openstacksdk), Glance's v2 REST API, temporary Keystone users,
+and polling an image until it settles.
 
 Image calls go through the SDK's image proxy as plain REST (the proxy brings auth,
 catalog and version discovery) so that each check sees exactly what the API answers:
@@ -14,13 +15,15 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+from glance_verify.compare import mismatch
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
 from glance_verify.hashing import DOWNLOAD_CHUNK_SIZE, Digests, ProgressCallback, hash_chunks
 
@@ -411,3 +414,38 @@ def create_temp_user(
     identity.assign_project_role_to_user(project.id, user.id, role_obj.id)
     conn = user_connection(admin, user_id=user.id, password=password, project_id=project.id)
     return TempUser(name, str(project.id), str(user.id), password, GlanceApi(conn))
+
+
+#: States an image passes through on its way to active.
+TRANSIENT = frozenset({"queued", "saving", "importing", "uploading"})
+POLL_INTERVAL = 0.5
+T = TypeVar("T")
+
+
+def wait_for_status(api: GlanceApi, image_id: str, want: str, timeout: float) -> dict[str, Any]:
+    """Poll until the image leaves the transient states; CheckFailed unless it reaches ``want``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        image = api.get_image(image_id)
+        if image is None:
+            raise CheckFailed(f"image {image_id} disappeared (GET answers 404)")
+        status = image.get("status")
+        if status == want:
+            return image
+        if status not in TRANSIENT:
+            raise CheckFailed(mismatch("status", want, status))
+        if time.monotonic() >= deadline:
+            raise CheckFailed(f"status still {status} after {timeout:g}s (--timeout)")
+        time.sleep(POLL_INTERVAL)
+
+
+def poll(fetch: Callable[[], T], done: Callable[[T], bool], wait: float) -> tuple[bool, T]:
+    """Call ``fetch`` until ``done`` holds for its value or ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        value = fetch()
+        if done(value):
+            return True, value
+        if time.monotonic() >= deadline:
+            return False, value
+        time.sleep(POLL_INTERVAL)

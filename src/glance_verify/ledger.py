@@ -29,14 +29,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from glance_verify import __version__
-from glance_verify.cloud import GlanceApi, connect, hash_download, quiet_sdk_logging
+from glance_verify.cloud import (
+    GlanceApi,
+    connect,
+    hash_download,
+    quiet_sdk_logging,
+    wait_for_status,
+)
 from glance_verify.compare import digest_problems, image_record_problems, require
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
 from glance_verify.hashing import Digests, HashingReader, hash_chunks
 from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option
 from glance_verify.report import check_writable
-from glance_verify.steps import wait_for_status
 from glance_verify.storage import GeneratedData, RandomSource
 
 PROG = "glance-ledger"

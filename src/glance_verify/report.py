@@ -12,9 +12,10 @@ from typing import Any
 
 from glance_verify import __version__
 from glance_verify.cleanup import CleanupResult
+from glance_verify.context import Transfer
 from glance_verify.errors import ConfigError
 from glance_verify.options import Options
-from glance_verify.steps import RunResult, StepResult, Transfer
+from glance_verify.runner import RunResult, StepResult
 
 NAME_WIDTH = 16
 

@@ -1,6 +1,6 @@
 """Pure helpers of the storage-lab checks: backends, quota sizes, locations, generated data.
 
-Nothing here talks to Glance; the steps that do live in ``steps.py``.
+Nothing here talks to Glance; the steps that do live in ``lifecycle.py`` and ``labs.py``.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from glance_verify.cloud import TempUser
+from glance_verify.context import Context
 from glance_verify.db import DbUrl, ImageDatabase
 from glance_verify.errors import CheckFailed
 from glance_verify.options import Backend, Options
-from glance_verify.steps import Context
 
 ADMIN_PROJECT = "admin-project"
 

@@ -12,8 +12,8 @@ from glance_verify import __version__
 from glance_verify.cli import main, parse_args
 from glance_verify.errors import ConfigError
 from glance_verify.options import Backend
+from glance_verify.plan import SKIPPABLE, STEPS
 from glance_verify.source import DEFAULT_IMAGE_URL
-from glance_verify.steps import SKIPPABLE, STEPS
 
 SECRET = "s3cr3t-Pass"
 

@@ -20,8 +20,10 @@ import pytest
 
 from glance_verify.cli import main
 from glance_verify.cloud import GlanceApi, connect
+from glance_verify.context import Context
 from glance_verify.options import Options
-from glance_verify.steps import STEPS, Context, Step, run_steps
+from glance_verify.plan import STEPS, Step
+from glance_verify.runner import run_steps
 
 CLOUD = os.environ.get("GLANCE_VERIFY_LIVE_CLOUD")
 STORE = os.environ.get("GLANCE_VERIFY_LIVE_STORE_PATH")
