@@ -8,6 +8,7 @@ status codes, and the fields of the v2 image JSON.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import html
@@ -71,15 +72,15 @@ def check_client_config_file(environ: Mapping[str, str] | None = None) -> None:
         raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: no 'clouds:' mapping")
 
 
-def connect(cloud: str | None, *, api_timeout: int = API_TIMEOUT) -> Any:
-    """An authenticated openstacksdk Connection, or ConfigError / CloudUnreachable."""
+@contextlib.contextmanager
+def sdk_config_errors() -> Iterator[None]:
+    """The SDK's complaints about the cloud configuration, as ConfigError."""
     import keystoneauth1.exceptions as ksa  # noqa: PLC0415
-    import openstack  # noqa: PLC0415
     import openstack.exceptions as sdk_exc  # noqa: PLC0415
 
     check_client_config_file()
     try:
-        conn = openstack.connect(cloud=cloud, api_timeout=api_timeout)
+        yield
     except sdk_exc.ConfigException as exc:
         raise ConfigError(f"cloud configuration: {exc}") from None
     except ksa.auth_plugins.MissingRequiredOptions as exc:
@@ -91,6 +92,27 @@ def connect(cloud: str | None, *, api_timeout: int = API_TIMEOUT) -> Any:
         raise ConfigError("clouds.yaml: not valid YAML") from None
     except (ksa.ClientException, sdk_exc.SDKException) as exc:
         raise ConfigError(f"cloud configuration: {exc}") from None
+
+
+def cloud_region(options: argparse.Namespace | None, *, api_timeout: int = API_TIMEOUT) -> Any:
+    """The SDK's CloudRegion: clouds.yaml and OS_* variables, overridden by the command
+    line's ``--os-*`` options (``command.cloud_options``), as the openstack client does."""
+    import openstack.config  # noqa: PLC0415
+
+    with sdk_config_errors():
+        config = openstack.config.OpenStackConfig()
+        return config.get_one(argparse=options, api_timeout=api_timeout)
+
+
+def connect(options: argparse.Namespace | None, *, api_timeout: int = API_TIMEOUT) -> Any:
+    """An authenticated openstacksdk Connection, or ConfigError / CloudUnreachable."""
+    import keystoneauth1.exceptions as ksa  # noqa: PLC0415
+    import openstack.connection  # noqa: PLC0415
+    import openstack.exceptions as sdk_exc  # noqa: PLC0415
+
+    region = cloud_region(options, api_timeout=api_timeout)
+    with sdk_config_errors():
+        conn = openstack.connection.Connection(config=region)
 
     try:
         conn.authorize()

@@ -38,12 +38,13 @@ PROPERTY_KEY = "glance_verify_check"
 #: The Image API version each Glance release that Debian ships serves as CURRENT,
 #: as measured on Debian's packages: Debian 12 ships Zed (Glance 25), which serves
 #: v2.15, or v2.16 with the image cache on (the cache API); Debian 13 ships 2025.1
-#: (Glance 30), which serves v2.17 either way.
+#: (Glance 30), which serves v2.17 either way. Values: (OpenStack release, Debian).
 RELEASE_OF_API = {
-    "2.15": "Zed (Debian 12)",
-    "2.16": "Zed (Debian 12)",
-    "2.17": "2025.1 (Debian 13)",
+    "2.15": ("Zed", "12"),
+    "2.16": ("Zed", "12"),
+    "2.17": ("2025.1", "13"),
 }
+UNKNOWN_RELEASE = "a release this toolkit was not measured on"
 
 
 def api_release(versions: Sequence[dict[str, Any]]) -> tuple[str, str]:
@@ -56,13 +57,31 @@ def api_release(versions: Sequence[dict[str, Any]]) -> tuple[str, str]:
     if not current:
         raise CheckFailed(f"no CURRENT version among {[v.get('id') for v in versions]}")
     version = current[0]
-    return version, RELEASE_OF_API.get(version, "a release this toolkit was not measured on")
+    known = RELEASE_OF_API.get(version)
+    return version, UNKNOWN_RELEASE if known is None else f"{known[0]} (Debian {known[1]})"
+
+
+def release_problems(version: str, expect: tuple[str, str] | None, source: str) -> list[str]:
+    """What the API's version says against the release ``source`` (--config) names."""
+    if expect is None:
+        return []
+    debian, openstack = expect
+    known = RELEASE_OF_API.get(version)
+    said = f"{source} says release OpenStack {openstack} on Debian {debian}"
+    if known is None:
+        return [f"{said}, but the API serves v{version}, {UNKNOWN_RELEASE}"]
+    if (known[0].lower(), known[1]) != (openstack.lower(), debian):
+        return [f"{said}, but the API serves v{version}: {known[0]} (Debian {known[1]})"]
+    return []
 
 
 def step_release(ctx: Context) -> str:
     version, release = api_release(ctx.api.versions())
     ctx.release = release
-    return f"Image API v{version} (CURRENT): Glance {release}"
+    source = f"--config {ctx.opts.config_path}"
+    require(release_problems(version, ctx.opts.expect_release, source))
+    agrees = f", as {source} says" if ctx.opts.expect_release else ""
+    return f"Image API v{version} (CURRENT): Glance {release}{agrees}"
 
 
 def step_source(ctx: Context) -> str:

@@ -1,9 +1,14 @@
-"""The validated settings of one run (built by the CLI from its arguments)."""
+"""The validated settings of one run (built by the CLI from its arguments and --config).
+
+``Options``' field defaults are the one place the defaults live: the command line leaves
+an option it was not given unset, and the CLI fills in from here (``DEFAULTS``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from glance_verify.db import DbUrl
 from glance_verify.errors import ConfigError
@@ -23,7 +28,13 @@ class Backend:
 
 @dataclass(frozen=True)
 class Options:
+    #: The cloud's name, for the reports (--os-cloud or $OS_CLOUD).
     cloud: str | None = None
+    #: openstacksdk's --os-* options as given (name, value), for the connection.
+    cloud_args: tuple[tuple[str, Any], ...] = ()
+    #: The --config file, and the release it says was deployed: (Debian, OpenStack).
+    config_path: Path | None = None
+    expect_release: tuple[str, str] | None = None
     image_file: str | None = None
     image_url: str = DEFAULT_IMAGE_URL
     cache_dir: Path = field(default_factory=lambda: Path(DEFAULT_CACHE_DIR).expanduser())
@@ -61,11 +72,19 @@ class Options:
     member_role: str = "member"
     skip: frozenset[str] = frozenset()
     json_path: Path | None = None
+    #: --json - or -f json: the JSON report on stdout, the progress lines on stderr.
+    json_stdout: bool = False
+    #: --require-enabled: a step the options turn on must pass (skipped fails the run).
+    require_enabled: bool = False
     junit_path: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     keep: bool = False
     quiet: bool = False
     debug: bool = False
+
+
+#: The defaults of every option (read by the CLI's help texts and to fill in).
+DEFAULTS = Options()
 
 
 def on_host(root: Path | None, path: PurePosixPath | Path | str) -> Path:

@@ -3,7 +3,7 @@ does not apply given the options."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from glance_verify import labs, lifecycle
@@ -183,3 +183,19 @@ STEPS: tuple[Step, ...] = (
 )
 
 SKIPPABLE = tuple(s.name for s in STEPS if s.skippable)
+
+
+def enabled_steps(opts: Options, steps: Sequence[Step] = STEPS) -> tuple[str, ...]:
+    """The steps the options turn on: each applies (not_applicable says nothing), is not
+    named in --skip, and so are the steps it needs (``requires`` and ``after``); --keep
+    thus leaves out delete, db-row and store-file-gone. With --require-enabled each of
+    these must pass."""
+    enabled: set[str] = set()
+    for step in steps:
+        if (
+            step.name not in opts.skip
+            and step.not_applicable(opts) is None
+            and all(name in enabled for name in (*step.requires, *step.after))
+        ):
+            enabled.add(step.name)
+    return tuple(s.name for s in steps if s.name in enabled)

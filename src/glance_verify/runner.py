@@ -11,10 +11,10 @@ from typing import Literal
 
 from glance_verify.cleanup import CleanupResult, SignalGuard
 from glance_verify.context import Context, Transfer
-from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError, Interrupted
+from glance_verify.errors import CloudUnreachable, ConfigError, Interrupted, error_text
 from glance_verify.hashing import Digests
 from glance_verify.options import Options
-from glance_verify.plan import STEPS, Step
+from glance_verify.plan import STEPS, Step, enabled_steps
 from glance_verify.source import ImageSource
 
 Status = Literal["pass", "fail", "skip"]
@@ -42,6 +42,8 @@ class RunResult:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     #: The Glance release the run talked to (None when step release did not pass).
     release: str | None = None
+    #: With --require-enabled: the steps the options turn on, each of which must pass.
+    required: tuple[str, ...] = ()
 
     @property
     def cleanup_ok(self) -> bool:
@@ -62,8 +64,13 @@ class RunResult:
         return sum(r.status == "skip" for r in self.steps)
 
     @property
+    def unmet(self) -> list[StepResult]:
+        """Required steps (--require-enabled) that were skipped: they fail the run too."""
+        return [r for r in self.steps if r.name in self.required and r.status == "skip"]
+
+    @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.interrupted is None
+        return self.failed == 0 and self.interrupted is None and not self.unmet
 
     @property
     def first_failure(self) -> StepResult | None:
@@ -88,13 +95,6 @@ def _skip_reason(step: Step, opts: Options, done: dict[str, StepResult]) -> str 
     return None
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, CheckFailed):
-        return str(exc)
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _run_one(step: Step, ctx: Context) -> tuple[StepResult, str | None]:
     """Run one step: its result, and the signal's name if it was interrupted."""
     start = time.monotonic()
@@ -108,7 +108,7 @@ def _run_one(step: Step, ctx: Context) -> tuple[StepResult, str | None]:
             exc.signal_name
         )
     except Exception as exc:  # noqa: BLE001 - any error fails this step only
-        return StepResult(step.name, "fail", time.monotonic() - start, _error_text(exc)), None
+        return StepResult(step.name, "fail", time.monotonic() - start, error_text(exc)), None
     return StepResult(step.name, "pass", time.monotonic() - start, detail), None
 
 
@@ -175,4 +175,5 @@ def run_steps(
         interrupted=interrupted,
         transfers=dict(ctx.transfers),
         release=ctx.release,
+        required=enabled_steps(ctx.opts, steps) if ctx.opts.require_enabled else (),
     )
