@@ -411,6 +411,19 @@ class FakeContext(Context):
 
 
 @pytest.fixture
+def no_ambient_cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests must not pick up the developer's or CI's cloud settings."""
+    for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "GLANCE_VERIFY_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    # openstacksdk also reads ./clouds.yaml and ~/.config/openstack/clouds.yaml.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+
+
+@pytest.fixture
 def image_file(tmp_path: Path) -> Path:
     """A 3.5 MiB file of pseudo-random bytes (so chunks differ and digests are not trivial)."""
     path = tmp_path / "image.qcow2"
