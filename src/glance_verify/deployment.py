@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from glance_verify.errors import ConfigError
+from glance_verify.options import read_input
 from glance_verify.storage import LIMIT_RESOURCES
 
 FORMAT = 1
@@ -208,12 +209,4 @@ def _require(obj: Mapping[str, Any], key: str, *names: str) -> Mapping[str, Any]
 
 def read_deployment(path: Path, flag: str = "--config") -> Deployment:
     source = f"{flag} {path}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read it ({exc})") from None
-    return parse_deployment(text, source)
+    return parse_deployment(read_input(path, source), source)

@@ -53,7 +53,7 @@ from glance_verify.compare import digest_problems, image_record_problems, requir
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, ConfigError, error_text
 from glance_verify.hashing import Digests, HashingReader, hash_chunks
-from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option
+from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option, read_input
 from glance_verify.report import check_writable
 from glance_verify.storage import MIB, GeneratedData, RandomSource
 
@@ -147,15 +147,7 @@ def parse_ledger(text: str, name: str = "ledger") -> list[Entry]:
 
 
 def read_ledger(path: Path) -> list[Entry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"--in {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"--in {path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--in {path}: cannot read it ({exc})") from None
-    return parse_ledger(text, f"--in {path}")
+    return parse_ledger(read_input(path, f"--in {path}"), f"--in {path}")
 
 
 def write_ledger(path: Path, document: Mapping[str, Any]) -> None:

@@ -103,3 +103,15 @@ def local_dir_option(flag: str, text: str, host_root: Path | None) -> Path:
         under = f" under --host-root {host_root}" if host_root is not None else ""
         raise ConfigError(f"{flag} {text}: not a directory{under}")
     return path
+
+
+def read_input(path: Path, source: str) -> str:
+    """The text of an input file (a ledger, a --config file); ConfigError naming ``source``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read it ({exc})") from None
