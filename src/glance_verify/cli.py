@@ -167,7 +167,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         metavar="DIR",
         help="the Glance host's / as mounted on this machine (e.g. by `podman mount "
         "CONTAINER`): --store-path, --image-cache-dir and, with --local-stores, the "
-        "--backend directories are the Glance host's paths, read under DIR",
+        "--backend directories are the Glance host's paths, read under DIR; with "
+        "--config, the file's directories are looked at there too",
     )
     chk.add_argument(
         "--member-role",
@@ -189,9 +190,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     lab.add_argument(
         "--local-stores",
         action="store_true",
-        help="the --backend directories are on this machine (all-in-one): also check the "
-        "image files in them (a directory of the same name here may belong to another "
-        "Glance, so this is never guessed)",
+        help="the --backend directories (and the directories --config names) are on this "
+        "machine (all-in-one): also check the image files in them (a directory of the "
+        "same name here may belong to another Glance, so this is never guessed)",
     )
     lab.add_argument(
         "--default-backend",
