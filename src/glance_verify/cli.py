@@ -22,6 +22,7 @@ from glance_verify.console import Console
 from glance_verify.context import Context
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import ConfigError
+from glance_verify.hashing import MIB
 from glance_verify.options import DEFAULTS, Options
 from glance_verify.plan import SKIPPABLE, STEPS
 from glance_verify.report import (
@@ -35,7 +36,6 @@ from glance_verify.report import (
 from glance_verify.runner import StepResult, run_steps
 from glance_verify.settings import DB_URL_ENV, options_from_args
 from glance_verify.source import DEFAULT_CACHE_DIR
-from glance_verify.storage import MIB
 
 PROG = "glance-verify"
 

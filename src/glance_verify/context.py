@@ -13,11 +13,10 @@ from glance_verify.cleanup import CleanupStack
 from glance_verify.cloud import GlanceApi, TempUser, admin_domain_id, create_temp_user
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import CheckFailed
-from glance_verify.hashing import Digests
+from glance_verify.hashing import MIB, Digests
 from glance_verify.options import Options
 from glance_verify.progress import ProgressBar
 from glance_verify.source import ImageSource
-from glance_verify.storage import MIB
 
 
 @dataclass(frozen=True)

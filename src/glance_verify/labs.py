@@ -23,13 +23,12 @@ from glance_verify.compare import (
 )
 from glance_verify.context import Context
 from glance_verify.errors import CheckFailed
-from glance_verify.hashing import HashingReader, hash_chunks
+from glance_verify.hashing import MIB, HashingReader, hash_chunks
 from glance_verify.lifecycle import download_digests, require_file_size, require_gone, upload_source
 from glance_verify.options import Backend, on_host
 from glance_verify.progress import human_bytes
 from glance_verify.source import SourceUnavailable, url_chunks
 from glance_verify.storage import (
-    MIB,
     GeneratedData,
     cache_entry,
     describe_limits,

@@ -52,10 +52,10 @@ from glance_verify.command import (
 from glance_verify.compare import digest_problems, image_record_problems, require
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, ConfigError, error_text
-from glance_verify.hashing import Digests, HashingReader, hash_chunks
+from glance_verify.hashing import MIB, Digests, HashingReader, hash_chunks
 from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option, read_input
 from glance_verify.report import check_writable
-from glance_verify.storage import MIB, GeneratedData, RandomSource
+from glance_verify.storage import GeneratedData, RandomSource
 
 PROG = "glance-ledger"
 LEDGER_FORMAT = 1

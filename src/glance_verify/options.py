@@ -12,6 +12,7 @@ from typing import Any
 
 from glance_verify.db import DbUrl
 from glance_verify.errors import ConfigError
+from glance_verify.hashing import MIB
 from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
 
 DEFAULT_TIMEOUT = 300.0
@@ -63,7 +64,7 @@ class Options:
     #: --keystone-limit NAME=N: limits /v2/info/usage must report.
     keystone_limit_expect: tuple[tuple[str, int], ...] = ()
     #: The most data (bytes) the limits step may upload to go over image_size_total.
-    limit_fill_max: int = 256 * 1024 * 1024
+    limit_fill_max: int = 256 * MIB
     image_cache: bool = False
     image_cache_dir: Path | None = None
     http_url: str | None = None

@@ -21,12 +21,12 @@ from glance_verify.command import check_name_prefix, check_timeout, cloud_name, 
 from glance_verify.db import DbUrl, parse_db_url
 from glance_verify.deployment import Deployment, read_deployment
 from glance_verify.errors import ConfigError
-from glance_verify.hashing import check_algorithm, parse_expected_hash
+from glance_verify.hashing import MIB, check_algorithm, parse_expected_hash
 from glance_verify.options import DEFAULTS, Backend, Options, local_dir_option
 from glance_verify.plan import SKIPPABLE
 from glance_verify.report import check_writable
 from glance_verify.source import validate_image_file, validate_url
-from glance_verify.storage import MIB, check_backends, parse_backend, parse_limit, parse_quota
+from glance_verify.storage import check_backends, parse_backend, parse_limit, parse_quota
 
 DB_URL_ENV = "GLANCE_VERIFY_DB_URL"
 V = TypeVar("V")

@@ -16,7 +16,6 @@ from urllib.parse import unquote, urlsplit
 from glance_verify.errors import CheckFailed, ConfigError
 from glance_verify.options import Backend, on_host
 
-MIB = 1024 * 1024
 #: Makes ``n`` bytes of data: os.urandom, a seeded ``random.Random().randbytes``, repeating().
 RandomSource = Callable[[int], bytes]
 
