@@ -1,54 +1,47 @@
-"""Command line: ``glance-verify [options]``. The only place that turns errors into exit codes."""
+"""Command line: ``glance-verify [options]``: the parser, and ``main``, which runs the
+plan against the cloud and writes the reports. The arguments become Options in
+``settings.py``; errors become exit codes in ``command.run_command``."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
-import re
 import sys
 import textwrap
 from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn, TextIO
 
 from glance_verify import __version__
 from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
+from glance_verify.command import (
+    AUTH_HELP,
+    Parser,
+    add_cloud_options,
+    default_argv,
+    run_command,
+)
 from glance_verify.console import Console
-from glance_verify.db import DbUrl, ImageDatabase, mask_url, parse_db_url
-from glance_verify.errors import CloudUnreachable, ConfigError
-from glance_verify.hashing import check_algorithm, parse_expected_hash
-from glance_verify.options import DEFAULT_TIMEOUT, Options, local_dir_option
+from glance_verify.context import Context
+from glance_verify.db import ImageDatabase
+from glance_verify.errors import ConfigError
+from glance_verify.hashing import MIB
+from glance_verify.options import DEFAULTS, Options
+from glance_verify.plan import SKIPPABLE, STEPS
 from glance_verify.report import (
-    check_writable,
     exit_code,
+    json_text,
     step_line,
     summary_lines,
     write_json,
     write_junit,
 )
-from glance_verify.source import (
-    DEFAULT_CACHE_DIR,
-    DEFAULT_IMAGE_URL,
-    validate_image_file,
-    validate_url,
-)
-from glance_verify.steps import SKIPPABLE, STEPS, Context, StepResult, run_steps
-from glance_verify.storage import (
-    check_backends,
-    parse_backend,
-    parse_limit,
-    parse_quota,
-)
+from glance_verify.runner import StepResult, run_steps
+from glance_verify.settings import DB_URL_ENV, options_from_args
+from glance_verify.source import DEFAULT_CACHE_DIR
 
 PROG = "glance-verify"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
-DB_URL_ENV = "GLANCE_VERIFY_DB_URL"
 
 DISK_FORMATS = ("qcow2", "raw", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "aki", "ari", "ami")
 CONTAINER_FORMATS = ("bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed")
 VISIBILITIES = ("public", "private", "shared", "community")
-NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
 def _epilog() -> str:
@@ -66,9 +59,7 @@ def _epilog() -> str:
         "  object the run creates is removed at the end, also after a failure or on",
         "  SIGINT/SIGTERM (--keep leaves the image).",
         "",
-        "authentication: --os-cloud NAME (clouds.yaml, found as openstack tools find it,",
-        "  or named by OS_CLIENT_CONFIG_FILE), else the OS_* environment variables",
-        "  (OS_CLOUD, or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, ...).",
+        *AUTH_HELP.splitlines(),
         "  The credentials need the admin role.",
         "  The database password is masked in every output. To keep it off the command",
         "  line (which other local users can read), give --db-url without it and",
@@ -85,13 +76,10 @@ def _epilog() -> str:
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message} (see --help)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser. Options it is not given are None: ``settings`` fills them in from
+    --config or ``Options``' defaults. ``argv`` is read ahead for the SDK's auth options."""
+    p = Parser(
         prog=PROG,
         description=textwrap.fill(
             "Prove that an OpenStack Glance install works: create, upload, list, show, "
@@ -103,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    auth = p.add_argument_group("cloud")
-    auth.add_argument(
-        "--os-cloud",
-        metavar="NAME",
-        default=os.environ.get("OS_CLOUD"),
-        help="cloud name in clouds.yaml (default: $OS_CLOUD, else OS_* variables)",
+    add_cloud_options(p, argv, own_timeout=True)
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the JSON settings file the glance role writes about what it deployed "
+        "(format 1): the store, backends, quota, Keystone limits, image cache, database "
+        "and release to check; options given here win over it. Its directories are only "
+        "looked at with --local-stores or --host-root",
     )
     src = p.add_argument_group("image source")
     one = src.add_mutually_exclusive_group()
@@ -116,14 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument(
         "--image-url",
         metavar="URL",
-        default=DEFAULT_IMAGE_URL,
-        help="download this image (cached); default: %(default)s",
+        help=f"download this image (cached); default: {DEFAULTS.image_url}",
     )
     src.add_argument(
         "--cache-dir",
         metavar="DIR",
-        default=DEFAULT_CACHE_DIR,
-        help="download cache (default: %(default)s)",
+        help=f"download cache (default: {DEFAULT_CACHE_DIR})",
     )
     src.add_argument(
         "--no-fallback",
@@ -134,22 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     img.add_argument(
         "--name-prefix",
         metavar="PREFIX",
-        default="glance-verify",
-        help="prefix of every name the run creates (default: %(default)s)",
+        help=f"prefix of every name the run creates (default: {DEFAULTS.name_prefix})",
     )
-    img.add_argument("--disk-format", default="qcow2", choices=DISK_FORMATS, metavar="FORMAT",
-                     help="disk format (default: %(default)s)")  # fmt: skip
-    img.add_argument("--container-format", default="bare", choices=CONTAINER_FORMATS,
-                     metavar="FORMAT", help="container format (default: %(default)s)")  # fmt: skip
-    img.add_argument("--visibility", default="public", choices=VISIBILITIES,
-                     help="visibility of the test image (default: %(default)s)")  # fmt: skip
+    img.add_argument("--disk-format", choices=DISK_FORMATS, metavar="FORMAT",
+                     help=f"disk format (default: {DEFAULTS.disk_format})")  # fmt: skip
+    img.add_argument("--container-format", choices=CONTAINER_FORMATS, metavar="FORMAT",
+                     help=f"container format (default: {DEFAULTS.container_format})")  # fmt: skip
+    img.add_argument("--visibility", choices=VISIBILITIES,
+                     help=f"test image visibility (default: {DEFAULTS.visibility})")  # fmt: skip
     img.add_argument("--store", metavar="ID", help="upload to this store (multi-store Glance only)")
     img.add_argument(
         "--hash-algo",
         metavar="ALGO",
-        default="sha512",
         help="Glance's configured hashing_algorithm, expected in os_hash_algo "
-        "(default: %(default)s)",
+        f"(default: {DEFAULTS.hash_algo})",
     )
     img.add_argument(
         "--expect-hash",
@@ -161,7 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument(
         "--db-url",
         metavar="URL",
-        default=os.environ.get(DB_URL_ENV),
         help="mysql+pymysql://USER:PASS@HOST[:PORT]/DB of the glance database: check the "
         f"deleted image's row (default: ${DB_URL_ENV})",
     )
@@ -182,13 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the Glance host's / as mounted on this machine (e.g. by `podman mount "
         "CONTAINER`): --store-path, --image-cache-dir and, with --local-stores, the "
-        "--backend directories are the Glance host's paths, read under DIR",
+        "--backend directories are the Glance host's paths, read under DIR; with "
+        "--config, the file's directories are looked at there too",
     )
     chk.add_argument(
         "--member-role",
         metavar="ROLE",
-        default="member",
-        help="Keystone role of the temporary users (default: %(default)s)",
+        help=f"Keystone role of the temporary users (default: {DEFAULTS.member_role})",
     )
     lab = p.add_argument_group(
         "storage labs (each check runs only when its option is given: the deployment "
@@ -198,7 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         metavar="NAME[=DIR]",
         action="append",
-        default=[],
         help="a file backend of a multi-store Glance (enabled_backends), repeatable: "
         "GET /v2/info/stores lists it; an upload to it lands there (stores, hashes, and "
         "location file://DIR/<id> when DIR is given; DIR/<id> itself with --local-stores)",
@@ -206,9 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument(
         "--local-stores",
         action="store_true",
-        help="the --backend directories are on this machine (all-in-one): also check the "
-        "image files in them (a directory of the same name here may belong to another "
-        "Glance, so this is never guessed)",
+        help="the --backend directories (and the directories --config names) are on this "
+        "machine (all-in-one): also check the image files in them (a directory of the "
+        "same name here may belong to another Glance, so this is never guessed)",
     )
     lab.add_argument(
         "--default-backend",
@@ -234,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--keystone-limit",
         metavar="NAME=N",
         action="append",
-        default=[],
         help="with --keystone-limits: the limit Keystone must report for NAME "
         "(image_size_total, image_stage_total in MiB; image_count_total, "
         "image_count_uploading); repeatable",
@@ -243,9 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit-fill-max",
         metavar="MIB",
         type=int,
-        default=256,
         help="with --keystone-limits: the most data (MiB) it may upload to go over "
-        "image_size_total; a larger gap fails the step (default: %(default)s)",
+        "image_size_total; a larger gap fails the step "
+        f"(default: {DEFAULTS.limit_fill_max // MIB})",
     )
     lab.add_argument(
         "--image-cache",
@@ -270,28 +253,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         metavar="STEP",
         action="append",
-        default=[],
         help=f"skip a step (repeatable or comma-separated): {', '.join(SKIPPABLE)}",
     )
     run.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
-        default=DEFAULT_TIMEOUT,
-        help="how long to wait for the image to become active (default: %(default)g)",
+        help=f"how long to wait for the image to become active (default: {DEFAULTS.timeout:g})",
     )
     run.add_argument(
         "--keep",
         action="store_true",
         help="keep the image (skips delete and its checks; for labs)",
     )
+    run.add_argument(
+        "--require-enabled",
+        action="store_true",
+        help="every step the options and --config turn on must pass: one skipped (not "
+        "applicable, or a step it needs did not pass) fails the run (exit 1), unless "
+        "--skip names it or a step it needs; --keep leaves out delete, db-row and "
+        "store-file-gone",
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--json", metavar="FILE", help="write a JSON report")
+    out.add_argument(
+        "--json", metavar="FILE", help="write a JSON report ('-': to stdout, as -f json)"
+    )
+    out.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "json"),
+        help="json: the JSON report on stdout (as --json -); the progress and summary "
+        "lines then go to stderr (default: text)",
+    )
     out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     out.add_argument(
         "-q", "--quiet", action="store_true", help="print only failures and the final lines"
     )
-    out.add_argument("--debug", action="store_true", help="log the SDK's HTTP requests")
     out.add_argument(
         "--record-secrets",
         metavar="FILE",
@@ -301,146 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def skip_set(items: Sequence[str]) -> frozenset[str]:
-    """--skip values: repeatable and comma-separated, each a skippable step's name."""
-    skip: set[str] = set()
-    for item in items:
-        for name in filter(None, (s.strip() for s in item.split(","))):
-            if name not in SKIPPABLE:
-                raise ConfigError(
-                    f"--skip {name}: not a step that can be skipped ({', '.join(SKIPPABLE)})"
-                )
-            skip.add(name)
-    return frozenset(skip)
-
-
-def db_url_from_args(url: str | None, password_file: str | None) -> DbUrl | None:
-    db_url = parse_db_url(url) if url else None
-    if password_file:
-        if db_url is None:
-            raise ConfigError("--db-password-file needs --db-url")
-        if db_url.password:
-            raise ConfigError("--db-url already has a password; drop it or --db-password-file")
-        db_url = dataclasses.replace(db_url, password=read_password(password_file))
-    return db_url
-
-
-def limit_options(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
-    """--keystone-limit values, checked with --keystone-limits and --limit-fill-max."""
-    expect = tuple(parse_limit(text) for text in args.keystone_limit)
-    if expect and not args.keystone_limits:
-        raise ConfigError("--keystone-limit needs --keystone-limits")
-    if args.limit_fill_max < 1:
-        raise ConfigError(f"--limit-fill-max {args.limit_fill_max}: give 1 MiB or more")
-    return expect
-
-
-def options_from_args(args: argparse.Namespace) -> Options:
-    """Validate everything that can be checked before touching the cloud."""
-    skip = skip_set(args.skip)
-    if not NAME_PREFIX.match(args.name_prefix):
-        raise ConfigError(
-            f"--name-prefix {args.name_prefix!r}: use up to 40 letters, digits, '.', '_', '-'"
-        )
-    if args.timeout <= 0:
-        raise ConfigError("--timeout must be a positive number of seconds")
-    if args.image_file:
-        validate_image_file(args.image_file)
-    else:
-        validate_url(args.image_url)
-    host_root, store_path = local_paths(args)
-    db_url = db_url_from_args(args.db_url, args.db_password_file)
-    backends = tuple(parse_backend(b) for b in args.backend)
-    check_backends(backends, args.default_backend, local=args.local_stores, root=host_root)
-    quota = parse_quota(args.quota) if args.quota is not None else None
-    limit_expect = limit_options(args)
-    image_cache_dir = None
-    if args.image_cache_dir:
-        if not args.image_cache:
-            raise ConfigError("--image-cache-dir needs --image-cache")
-        image_cache_dir = local_dir_option("--image-cache-dir", args.image_cache_dir, host_root)
-    if args.http_url is not None:
-        validate_url(args.http_url, "--http-url")
-    hash_algo = check_algorithm(args.hash_algo)
-    expect_hash = parse_expected_hash(args.expect_hash) if args.expect_hash else None
-    json_path = Path(args.json) if args.json else None
-    junit_path = Path(args.junit) if args.junit else None
-    if json_path:
-        check_writable(json_path, "--json")
-    if junit_path:
-        check_writable(junit_path, "--junit")
-    if args.record_secrets:
-        check_writable(Path(args.record_secrets), "--record-secrets")
-    return Options(
-        cloud=args.os_cloud or None,
-        image_file=args.image_file,
-        image_url=args.image_url,
-        cache_dir=Path(args.cache_dir).expanduser(),
-        fallback=not args.no_fallback,
-        name_prefix=args.name_prefix,
-        disk_format=args.disk_format,
-        container_format=args.container_format,
-        visibility=args.visibility,
-        store=args.store,
-        hash_algo=hash_algo,
-        expect_hash=expect_hash,
-        db_url=db_url,
-        host_root=host_root,
-        store_path=store_path,
-        backends=backends,
-        default_backend=args.default_backend,
-        local_stores=args.local_stores,
-        quota=quota,
-        quota_text=args.quota,
-        keystone_limits=args.keystone_limits,
-        keystone_limit_expect=limit_expect,
-        limit_fill_max=args.limit_fill_max * 1024 * 1024,
-        image_cache=args.image_cache,
-        image_cache_dir=image_cache_dir,
-        http_url=args.http_url,
-        record_secrets=Path(args.record_secrets) if args.record_secrets else None,
-        member_role=args.member_role,
-        skip=skip,
-        json_path=json_path,
-        junit_path=junit_path,
-        timeout=args.timeout,
-        keep=args.keep,
-        quiet=args.quiet,
-        debug=args.debug,
-    )
-
-
-def local_paths(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
-    """--host-root, and --store-path as a path on this machine (under --host-root)."""
-    host_root = None
-    if args.host_root:
-        host_root = Path(args.host_root)
-        if not host_root.is_dir():
-            raise ConfigError(f"--host-root {args.host_root}: not a directory")
-    store_path = None
-    if args.store_path:
-        store_path = local_dir_option("--store-path", args.store_path, host_root)
-    return host_root, store_path
-
-
-def read_password(name: str, stdin: TextIO | None = None) -> str:
-    """The first line of a file, or of stdin for ``-``, without its line end."""
-    try:
-        if name == "-":
-            line = (stdin if stdin is not None else sys.stdin).readline()
-        else:
-            with Path(name).open(encoding="utf-8") as handle:
-                line = handle.readline()
-    except OSError as exc:
-        raise ConfigError(f"--db-password-file {name}: {exc.strerror}") from None
-    password = line.rstrip("\r\n")
-    if not password:
-        raise ConfigError(f"--db-password-file {name}: empty")
-    return password
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    return options_from_args(build_parser().parse_args(argv))
+    args = default_argv(argv)
+    return options_from_args(build_parser(args).parse_args(args))
 
 
 def check_store(api: GlanceApi, store: str) -> None:
@@ -453,11 +313,6 @@ def check_store(api: GlanceApi, store: str) -> None:
         raise ConfigError(f"--store {store}: unknown store; this Glance has: {', '.join(stores)}")
 
 
-def _fail(console: Console, message: str, code: int) -> int:
-    console.error(mask_url(message))
-    return code
-
-
 def _show_step(console: Console, result: StepResult) -> None:
     """One line per step as it ends; --quiet keeps only failures."""
     if result.status == "fail":
@@ -468,53 +323,51 @@ def _show_step(console: Console, result: StepResult) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console(PROG)
-    try:
-        opts = parse_args(argv)
-    except ConfigError as exc:
-        return _fail(console, str(exc), EXIT_USAGE)
+    return run_command(
+        console,
+        lambda con: _run(parse_args(argv), con),
+        interrupted="interrupted before any change was made",
+    )
+
+
+def _run(opts: Options, console: Console) -> int:
+    stdout = console.out
+    if opts.json_stdout:
+        console.out = console.err  # stdout carries the JSON report only
     console.quiet = opts.quiet
     quiet_sdk_logging(opts.debug)
 
-    try:
-        conn = connect(opts.cloud)
-        api = GlanceApi(conn)
-        if opts.store:
-            check_store(api, opts.store)
-        db = None
-        if opts.db_url is not None:
-            db = ImageDatabase(opts.db_url)
-            db.check()
-        ctx = Context(
-            opts,
-            conn,
-            api,
-            notice=console.notice,
-            show_progress=sys.stderr.isatty() and not opts.quiet,
-            db=db,
-        )
-        if not opts.quiet:
-            endpoint = conn.image.get_endpoint()
-            cloud = opts.cloud or "OS_* environment"
-            console.line(
-                f"{PROG} {__version__}: cloud {cloud}, Glance {endpoint}, run {ctx.run_id}"
-            )
-        run = run_steps(ctx, on_result=lambda result: _show_step(console, result))
-    except ConfigError as exc:
-        return _fail(console, str(exc), EXIT_USAGE)
-    except CloudUnreachable as exc:
-        return _fail(console, str(exc), EXIT_UNREACHABLE)
-    except KeyboardInterrupt:
-        return _fail(console, "interrupted before any change was made", EXIT_FAILED)
+    conn = connect(argparse.Namespace(**dict(opts.cloud_args)))
+    api = GlanceApi(conn)
+    if opts.store:
+        check_store(api, opts.store)
+    db = None
+    if opts.db_url is not None:
+        db = ImageDatabase(opts.db_url)
+        db.check()
+    ctx = Context(
+        opts,
+        conn,
+        api,
+        notice=console.notice,
+        show_progress=sys.stderr.isatty() and not opts.quiet,
+        db=db,
+    )
+    if not opts.quiet:
+        endpoint = conn.image.get_endpoint()
+        cloud = opts.cloud or "OS_* environment"
+        console.line(f"{PROG} {__version__}: cloud {cloud}, Glance {endpoint}, run {ctx.run_id}")
+    run = run_steps(ctx, on_result=lambda result: _show_step(console, result))
 
     for text in summary_lines(run, include_steps=False):
         console.line(text)
-    try:
-        if opts.json_path:
-            write_json(run, opts, opts.json_path)
-        if opts.junit_path:
-            write_junit(run, opts, opts.junit_path)
-    except ConfigError as exc:
-        return _fail(console, str(exc), EXIT_USAGE)
+    if opts.json_stdout:
+        stdout.write(json_text(run, opts))
+        stdout.flush()
+    if opts.json_path:
+        write_json(run, opts, opts.json_path)
+    if opts.junit_path:
+        write_junit(run, opts, opts.junit_path)
     return exit_code(run)
 
 

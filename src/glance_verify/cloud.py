@@ -1,4 +1,5 @@
-"""The cloud edge: connecting (openstacksdk), Glance's v2 REST API, temporary Keystone users.
+"""The cloud edge: connecting (openstacksdk), Glance's v2 REST API, temporary Keystone users,
+and polling an image until it settles.
 
 Image calls go through the SDK's image proxy as plain REST (the proxy brings auth,
 catalog and version discovery) so that each check sees exactly what the API answers:
@@ -7,6 +8,7 @@ status codes, and the fields of the v2 image JSON.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import html
@@ -14,13 +16,15 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+from glance_verify.compare import mismatch
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
 from glance_verify.hashing import DOWNLOAD_CHUNK_SIZE, Digests, ProgressCallback, hash_chunks
 
@@ -68,15 +72,15 @@ def check_client_config_file(environ: Mapping[str, str] | None = None) -> None:
         raise ConfigError(f"OS_CLIENT_CONFIG_FILE={name}: no 'clouds:' mapping")
 
 
-def connect(cloud: str | None, *, api_timeout: int = API_TIMEOUT) -> Any:
-    """An authenticated openstacksdk Connection, or ConfigError / CloudUnreachable."""
+@contextlib.contextmanager
+def sdk_config_errors() -> Iterator[None]:
+    """The SDK's complaints about the cloud configuration, as ConfigError."""
     import keystoneauth1.exceptions as ksa  # noqa: PLC0415
-    import openstack  # noqa: PLC0415
     import openstack.exceptions as sdk_exc  # noqa: PLC0415
 
     check_client_config_file()
     try:
-        conn = openstack.connect(cloud=cloud, api_timeout=api_timeout)
+        yield
     except sdk_exc.ConfigException as exc:
         raise ConfigError(f"cloud configuration: {exc}") from None
     except ksa.auth_plugins.MissingRequiredOptions as exc:
@@ -88,6 +92,27 @@ def connect(cloud: str | None, *, api_timeout: int = API_TIMEOUT) -> Any:
         raise ConfigError("clouds.yaml: not valid YAML") from None
     except (ksa.ClientException, sdk_exc.SDKException) as exc:
         raise ConfigError(f"cloud configuration: {exc}") from None
+
+
+def cloud_region(options: argparse.Namespace | None, *, api_timeout: int = API_TIMEOUT) -> Any:
+    """The SDK's CloudRegion: clouds.yaml and OS_* variables, overridden by the command
+    line's ``--os-*`` options (``command.cloud_options``), as the openstack client does."""
+    import openstack.config  # noqa: PLC0415
+
+    with sdk_config_errors():
+        config = openstack.config.OpenStackConfig()
+        return config.get_one(argparse=options, api_timeout=api_timeout)
+
+
+def connect(options: argparse.Namespace | None, *, api_timeout: int = API_TIMEOUT) -> Any:
+    """An authenticated openstacksdk Connection, or ConfigError / CloudUnreachable."""
+    import keystoneauth1.exceptions as ksa  # noqa: PLC0415
+    import openstack.connection  # noqa: PLC0415
+    import openstack.exceptions as sdk_exc  # noqa: PLC0415
+
+    region = cloud_region(options, api_timeout=api_timeout)
+    with sdk_config_errors():
+        conn = openstack.connection.Connection(config=region)
 
     try:
         conn.authorize()
@@ -411,3 +436,38 @@ def create_temp_user(
     identity.assign_project_role_to_user(project.id, user.id, role_obj.id)
     conn = user_connection(admin, user_id=user.id, password=password, project_id=project.id)
     return TempUser(name, str(project.id), str(user.id), password, GlanceApi(conn))
+
+
+#: States an image passes through on its way to active.
+TRANSIENT = frozenset({"queued", "saving", "importing", "uploading"})
+POLL_INTERVAL = 0.5
+T = TypeVar("T")
+
+
+def wait_for_status(api: GlanceApi, image_id: str, want: str, timeout: float) -> dict[str, Any]:
+    """Poll until the image leaves the transient states; CheckFailed unless it reaches ``want``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        image = api.get_image(image_id)
+        if image is None:
+            raise CheckFailed(f"image {image_id} disappeared (GET answers 404)")
+        status = image.get("status")
+        if status == want:
+            return image
+        if status not in TRANSIENT:
+            raise CheckFailed(mismatch("status", want, status))
+        if time.monotonic() >= deadline:
+            raise CheckFailed(f"status still {status} after {timeout:g}s (--timeout)")
+        time.sleep(POLL_INTERVAL)
+
+
+def poll(fetch: Callable[[], T], done: Callable[[T], bool], wait: float) -> tuple[bool, T]:
+    """Call ``fetch`` until ``done`` holds for its value or ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        value = fetch()
+        if done(value):
+            return True, value
+        if time.monotonic() >= deadline:
+            return False, value
+        time.sleep(POLL_INTERVAL)

@@ -25,3 +25,12 @@ class Interrupted(BaseException):
     def __init__(self, signal_name: str) -> None:
         super().__init__(signal_name)
         self.signal_name = signal_name
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for a failed check: a CheckFailed's own text, else the error's type and
+    text (white space folded)."""
+    if isinstance(exc, CheckFailed):
+        return str(exc)
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -21,8 +21,10 @@ from typing import Protocol, Self
 
 from glance_verify.errors import CheckFailed, ConfigError
 
+#: One mebibyte: the unit of sizes throughout the verifier.
+MIB = 1024 * 1024
 #: Read and send the image in 1 MiB pieces.
-CHUNK_SIZE = 1024 * 1024
+CHUNK_SIZE = MIB
 #: Read downloads in pieces of this size (requests' iter_content).
 DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE
 #: Chunks a hashing worker may have waiting before the producer blocks.

@@ -26,25 +26,41 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from glance_verify import __version__
-from glance_verify.cloud import GlanceApi, connect, hash_download, quiet_sdk_logging
+from glance_verify.cloud import (
+    GlanceApi,
+    connect,
+    hash_download,
+    quiet_sdk_logging,
+    wait_for_status,
+)
+from glance_verify.command import (
+    AUTH_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    Parser,
+    add_cloud_options,
+    check_name_prefix,
+    check_timeout,
+    cloud_name,
+    cloud_options,
+    default_argv,
+    run_command,
+)
 from glance_verify.compare import digest_problems, image_record_problems, require
 from glance_verify.console import Console
-from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
-from glance_verify.hashing import Digests, HashingReader, hash_chunks
-from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option
+from glance_verify.errors import CheckFailed, ConfigError, error_text
+from glance_verify.hashing import MIB, Digests, HashingReader, hash_chunks
+from glance_verify.options import DEFAULT_TIMEOUT, local_dir_option, read_input
 from glance_verify.report import check_writable
-from glance_verify.steps import wait_for_status
 from glance_verify.storage import GeneratedData, RandomSource
 
 PROG = "glance-ledger"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 LEDGER_FORMAT = 1
 #: The ledger records sha512, Glance's default ``hashing_algorithm``.
 ALGO = "sha512"
-MIB = 1024 * 1024
 MAX_COUNT = 100
 MAX_SIZE_MIB = 10 * 1024
 HEX_LENGTHS = {"md5": 32, "sha512": 128}
@@ -131,15 +147,7 @@ def parse_ledger(text: str, name: str = "ledger") -> list[Entry]:
 
 
 def read_ledger(path: Path) -> list[Entry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"--in {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"--in {path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--in {path}: cannot read it ({exc})") from None
-    return parse_ledger(text, f"--in {path}")
+    return parse_ledger(read_input(path, f"--in {path}"), f"--in {path}")
 
 
 def write_ledger(path: Path, document: Mapping[str, Any]) -> None:
@@ -226,13 +234,6 @@ def check_image(api: GlanceApi, entry: Entry, store_dirs: Sequence[Path] = ()) -
     )
 
 
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, CheckFailed):
-        return str(exc)
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 # --- commands -----------------------------------------------------------------------------
 
 
@@ -260,7 +261,7 @@ def run_record(
                 api, name, image_size(size_mib, index), timeout=timeout, source=source
             )
         except Exception as exc:  # noqa: BLE001 - report it; the images so far stay recorded
-            console.line(f"FAIL    {name}: {_error_text(exc)}")
+            console.line(f"FAIL    {name}: {error_text(exc)}")
             console.line(f"recorded {len(entries)} of {count} images in {out}")
             return EXIT_FAILED
         entries.append(entry)
@@ -283,7 +284,7 @@ def run_check(
             detail = check_image(api, entry, store_dirs)
         except Exception as exc:  # noqa: BLE001 - one image's failure must not hide the others
             failed += 1
-            console.line(f"FAIL  {entry.name}  {entry.id}  {_error_text(exc)}")
+            console.line(f"FAIL  {entry.name}  {entry.id}  {error_text(exc)}")
             continue
         console.line(
             f"PASS  {entry.name}  {entry.id}  {detail}  ({time.monotonic() - start:.1f} s)"
@@ -301,15 +302,10 @@ def run_forget(api: GlanceApi, console: Console, entries: Sequence[Entry]) -> in
             deleted = api.delete_image(entry.id, missing_ok=True)
         except Exception as exc:  # noqa: BLE001 - go on with the others
             failed += 1
-            console.line(f"FAIL    {entry.name}  {entry.id}  delete: {_error_text(exc)}")
+            console.line(f"FAIL    {entry.name}  {entry.id}  delete: {error_text(exc)}")
             continue
         console.line(f"DELETE  {entry.name}  {entry.id}  {'deleted' if deleted else 'was gone'}")
     return EXIT_FAILED if failed else EXIT_OK
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message} (see --help)")
 
 
 def _positive(kind: str, upper: int) -> Callable[[str], int]:
@@ -325,14 +321,12 @@ def _positive(kind: str, upper: int) -> Callable[[str], int]:
     return parse
 
 
-EPILOG = textwrap.dedent(
-    """\
+EPILOG = (
+    textwrap.dedent(
+        """\
     A ledger is JSON: {"format": 1, "cloud": ..., "created": ..., "algo": "sha512",
     "images": [{"id", "name", "size", "md5", "sha512"}, ...]}. Image i is SIZE MiB
     plus i bytes of random data, raw/bare, private, named PREFIX-<random>-i.
-
-    authentication: --os-cloud NAME (clouds.yaml, also via OS_CLIENT_CONFIG_FILE),
-      else the OS_* environment variables, as for glance-verify.
 
     exit codes:
       0  every image recorded / intact (and deleted, with --delete)
@@ -340,11 +334,16 @@ EPILOG = textwrap.dedent(
       2  usage or input error (bad option, unreadable or invalid ledger, ...)
       3  Keystone or Glance could not be reached or authenticated
     """
+    )
+    + "\n"
+    + AUTH_HELP
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; ``argv`` is read ahead for the SDK's auth options (see
+    ``command.add_cloud_options``)."""
+    p = Parser(
         prog=PROG,
         description="Record images of random data in Glance, and prove later that they are "
         "intact: still active, same checksum and sha512 in Glance, same bytes on download.",
@@ -354,22 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def cloud_option(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument(
-            "--os-cloud",
-            metavar="NAME",
-            default=os.environ.get("OS_CLOUD"),
-            help="cloud name in clouds.yaml (default: $OS_CLOUD, else OS_* variables)",
-        )
-        cmd.add_argument("--debug", action="store_true", help="log the SDK's HTTP requests")
-
     rec = sub.add_parser(
         "record",
         help="upload images of random data and write the ledger",
         description="Upload COUNT images of random data (hashed while streamed) and write "
         "their ids and digests to the ledger FILE, after each image.",
     )
-    cloud_option(rec)
+    add_cloud_options(rec, argv, own_timeout=True)
     rec.add_argument("--out", metavar="FILE", required=True, help="the ledger to write")
     rec.add_argument(
         "--count",
@@ -406,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         "os_hash_algo and os_hash_value equal the recorded ones; the downloaded bytes "
         "(streamed) have the recorded size, md5 and sha512. One line per image.",
     )
-    cloud_option(chk)
+    add_cloud_options(chk, argv)
     chk.add_argument("--in", dest="ledger", metavar="FILE", required=True, help="the ledger")
     chk.add_argument(
         "--delete", action="store_true", help="then delete the recorded images (also if one failed)"
@@ -432,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete the recorded images without checking them",
         description="Delete every image in the ledger (an image already gone is fine).",
     )
-    cloud_option(fgt)
+    add_cloud_options(fgt, argv)
     fgt.add_argument("--in", dest="ledger", metavar="FILE", required=True, help="the ledger")
     return p
 
@@ -449,26 +439,24 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "record":
         out = Path(args.out)
         check_writable(out, "--out")
-        if not args.name_prefix or len(args.name_prefix) > 40:
-            raise ConfigError("--name-prefix: give 1 to 40 characters")
-        if args.timeout <= 0:
-            raise ConfigError("--timeout must be a positive number of seconds")
+        check_name_prefix("--name-prefix", args.name_prefix)
+        check_timeout(args.timeout)
         quiet_sdk_logging(args.debug)
-        api = GlanceApi(connect(args.os_cloud))
+        api = GlanceApi(connect(cloud_options(args)))
         return run_record(
             api,
             console,
             out=out,
             count=args.count,
             size_mib=args.size_mib,
-            cloud=args.os_cloud,
+            cloud=cloud_name(args),
             prefix=args.name_prefix,
             timeout=args.timeout,
         )
     entries = read_ledger(Path(args.ledger))
     store_dirs = _store_dirs(args) if args.command == "check" else []
     quiet_sdk_logging(args.debug)
-    api = GlanceApi(connect(args.os_cloud))
+    api = GlanceApi(connect(cloud_options(args)))
     if args.command == "forget":
         return run_forget(api, console, entries)
     code = run_check(api, console, entries, store_dirs)
@@ -478,18 +466,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
-    console = console if console is not None else Console(PROG)
-    try:
-        return _run(build_parser().parse_args(argv), console)
-    except ConfigError as exc:
-        console.error(str(exc))
-        return EXIT_USAGE
-    except CloudUnreachable as exc:
-        console.error(str(exc))
-        return EXIT_UNREACHABLE
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        return EXIT_FAILED
+    args = default_argv(argv)
+    return run_command(
+        console if console is not None else Console(PROG),
+        lambda con: _run(build_parser(args).parse_args(args), con),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,12 +1,18 @@
-"""The validated settings of one run (built by the CLI from its arguments)."""
+"""The validated settings of one run (built by the CLI from its arguments and --config).
+
+``Options``' field defaults are the one place the defaults live: the command line leaves
+an option it was not given unset, and the CLI fills in from here (``DEFAULTS``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from glance_verify.db import DbUrl
 from glance_verify.errors import ConfigError
+from glance_verify.hashing import MIB
 from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
 
 DEFAULT_TIMEOUT = 300.0
@@ -23,7 +29,13 @@ class Backend:
 
 @dataclass(frozen=True)
 class Options:
+    #: The cloud's name, for the reports (--os-cloud or $OS_CLOUD).
     cloud: str | None = None
+    #: openstacksdk's --os-* options as given (name, value), for the connection.
+    cloud_args: tuple[tuple[str, Any], ...] = ()
+    #: The --config file, and the release it says was deployed: (Debian, OpenStack).
+    config_path: Path | None = None
+    expect_release: tuple[str, str] | None = None
     image_file: str | None = None
     image_url: str = DEFAULT_IMAGE_URL
     cache_dir: Path = field(default_factory=lambda: Path(DEFAULT_CACHE_DIR).expanduser())
@@ -52,7 +64,7 @@ class Options:
     #: --keystone-limit NAME=N: limits /v2/info/usage must report.
     keystone_limit_expect: tuple[tuple[str, int], ...] = ()
     #: The most data (bytes) the limits step may upload to go over image_size_total.
-    limit_fill_max: int = 256 * 1024 * 1024
+    limit_fill_max: int = 256 * MIB
     image_cache: bool = False
     image_cache_dir: Path | None = None
     http_url: str | None = None
@@ -61,11 +73,19 @@ class Options:
     member_role: str = "member"
     skip: frozenset[str] = frozenset()
     json_path: Path | None = None
+    #: --json - or -f json: the JSON report on stdout, the progress lines on stderr.
+    json_stdout: bool = False
+    #: --require-enabled: a step the options turn on must pass (skipped fails the run).
+    require_enabled: bool = False
     junit_path: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     keep: bool = False
     quiet: bool = False
     debug: bool = False
+
+
+#: The defaults of every option (read by the CLI's help texts and to fill in).
+DEFAULTS = Options()
 
 
 def on_host(root: Path | None, path: PurePosixPath | Path | str) -> Path:
@@ -84,3 +104,15 @@ def local_dir_option(flag: str, text: str, host_root: Path | None) -> Path:
         under = f" under --host-root {host_root}" if host_root is not None else ""
         raise ConfigError(f"{flag} {text}: not a directory{under}")
     return path
+
+
+def read_input(path: Path, source: str) -> str:
+    """The text of an input file (a ledger, a --config file); ConfigError naming ``source``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read it ({exc})") from None

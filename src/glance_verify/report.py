@@ -12,9 +12,10 @@ from typing import Any
 
 from glance_verify import __version__
 from glance_verify.cleanup import CleanupResult
+from glance_verify.context import Transfer
 from glance_verify.errors import ConfigError
 from glance_verify.options import Options
-from glance_verify.steps import RunResult, StepResult, Transfer
+from glance_verify.runner import RunResult, StepResult
 
 NAME_WIDTH = 16
 
@@ -76,6 +77,7 @@ def summary_lines(run: RunResult, *, include_steps: bool = True) -> list[str]:
     for line in (release, image_line(run), transfer_line(run)):
         if line:
             lines.append(line)
+    lines += [f"required step {r.name} did not run: {r.detail}" for r in run.unmet]
     lines.append(counts_line(run))
     return lines
 
@@ -104,6 +106,9 @@ def options_summary(opts: Options) -> dict[str, Any]:
         "image_cache_dir": str(opts.image_cache_dir) if opts.image_cache_dir else None,
         "http_url": opts.http_url,
         "skip": sorted(opts.skip),
+        "config": str(opts.config_path) if opts.config_path else None,
+        "expect_release": list(opts.expect_release) if opts.expect_release else None,
+        "require_enabled": opts.require_enabled,
         "keep": opts.keep,
         "timeout": opts.timeout,
     }
@@ -136,6 +141,9 @@ def to_dict(run: RunResult, opts: Options) -> dict[str, Any]:
         "skipped": run.skipped,
         "interrupted": run.interrupted,
         "glance_release": run.release,
+        # --require-enabled: the steps that had to pass, and those that were skipped.
+        "required_steps": list(run.required),
+        "unmet_required": [r.name for r in run.unmet],
         "options": options_summary(opts),
         "source": None
         if source is None
@@ -174,12 +182,16 @@ def to_dict(run: RunResult, opts: Options) -> dict[str, Any]:
 def to_junit(run: RunResult, opts: Options) -> ET.ElementTree[ET.Element]:
     """JUnit XML: one testcase per step, plus one for cleanup."""
     cases: list[ET.Element] = []
+    unmet = run.unmet
     for r in run.steps:
         case = ET.Element(
             "testcase", classname="glance_verify", name=r.name, time=f"{r.duration:.3f}"
         )
         if r.status == "fail":
             ET.SubElement(case, "failure", message=r.detail, type="CheckFailed").text = r.detail
+        elif r in unmet:
+            text = f"required (--require-enabled), but skipped: {r.detail}"
+            ET.SubElement(case, "failure", message=text, type="RequiredStepSkipped").text = text
         elif r.status == "skip":
             ET.SubElement(case, "skipped", message=r.detail)
         else:
@@ -259,9 +271,13 @@ def _write(path: Path, write: Any) -> None:
         raise ConfigError(f"cannot write report {path}: {exc.strerror}") from None
 
 
+def json_text(run: RunResult, opts: Options) -> str:
+    return json.dumps(to_dict(run, opts), indent=2) + "\n"
+
+
 def write_json(run: RunResult, opts: Options, path: Path) -> None:
-    data = to_dict(run, opts)
-    _write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
+    text = json_text(run, opts)
+    _write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def write_junit(run: RunResult, opts: Options, path: Path) -> None:

@@ -23,15 +23,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from glance_verify.errors import ConfigError
-from glance_verify.hashing import CHUNK_SIZE, ProgressCallback
+from glance_verify.hashing import CHUNK_SIZE, MIB, ProgressCallback
 
 DEFAULT_IMAGE_URL = "https://download.cirros-cloud.net/0.6.3/cirros-0.6.3-x86_64-disk.img"
 DEFAULT_CACHE_DIR = "~/.cache/glance-verify"
 #: Seconds to wait for the download server before falling back.
 FETCH_TIMEOUT = 20.0
 #: Virtual size of the fallback image and how much of it holds random data.
-FALLBACK_VIRTUAL_SIZE = 32 * 1024 * 1024
-FALLBACK_DATA_SIZE = 8 * 1024 * 1024
+FALLBACK_VIRTUAL_SIZE = 32 * MIB
+FALLBACK_DATA_SIZE = 8 * MIB
 #: Glance disk_format -> qemu-img output format, for the fallback image.
 QEMU_FORMATS = {
     "qcow2": "qcow2",

@@ -1,6 +1,6 @@
 """Pure helpers of the storage-lab checks: backends, quota sizes, locations, generated data.
 
-Nothing here talks to Glance; the steps that do live in ``steps.py``.
+Nothing here talks to Glance; the steps that do live in ``lifecycle.py`` and ``labs.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from urllib.parse import unquote, urlsplit
 from glance_verify.errors import CheckFailed, ConfigError
 from glance_verify.options import Backend, on_host
 
-MIB = 1024 * 1024
 #: Makes ``n`` bytes of data: os.urandom, a seeded ``random.Random().randbytes``, repeating().
 RandomSource = Callable[[int], bytes]
 

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from glance_verify.cloud import TempUser
+from glance_verify.context import Context
 from glance_verify.db import DbUrl, ImageDatabase
 from glance_verify.errors import CheckFailed
 from glance_verify.options import Backend, Options
-from glance_verify.steps import Context
 
 ADMIN_PROJECT = "admin-project"
 
@@ -408,6 +408,19 @@ class FakeContext(Context):
         self.cleanup.push(f"delete project {name}", lambda: self.created_users.remove(name))
         api: Any = self.glance.view(project=f"project-{suffix}", admin=False)
         return TempUser(name, f"project-{suffix}", f"user-{suffix}", "pw", api)
+
+
+@pytest.fixture
+def no_ambient_cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests must not pick up the developer's or CI's cloud settings."""
+    for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "GLANCE_VERIFY_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    # openstacksdk also reads ./clouds.yaml and ~/.config/openstack/clouds.yaml.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import io
 
 from glance_verify.cli import _show_step
 from glance_verify.console import Console
-from glance_verify.steps import StepResult
+from glance_verify.runner import StepResult
 
 
 def make(quiet: bool = False) -> tuple[Console, io.StringIO, io.StringIO]:

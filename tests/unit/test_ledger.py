@@ -15,9 +15,8 @@ from conftest import FakeGlance
 from glance_verify import ledger
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed, CloudUnreachable, ConfigError
-from glance_verify.hashing import Digests
+from glance_verify.hashing import MIB, Digests
 from glance_verify.ledger import (
-    MIB,
     PROG,
     Entry,
     _store_dirs,

@@ -12,23 +12,13 @@ from glance_verify import __version__
 from glance_verify.cli import main, parse_args
 from glance_verify.errors import ConfigError
 from glance_verify.options import Backend
+from glance_verify.plan import SKIPPABLE, STEPS
 from glance_verify.source import DEFAULT_IMAGE_URL
-from glance_verify.steps import SKIPPABLE, STEPS
 
 SECRET = "s3cr3t-Pass"
 
 
-@pytest.fixture(autouse=True)
-def no_ambient_cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests must not pick up the developer's or CI's cloud settings."""
-    for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "GLANCE_VERIFY_DB_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    # openstacksdk also reads ./clouds.yaml and ~/.config/openstack/clouds.yaml.
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+pytestmark = pytest.mark.usefixtures("no_ambient_cloud")
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

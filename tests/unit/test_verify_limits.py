@@ -9,8 +9,10 @@ import pytest
 
 from conftest import FakeContext, FakeGlance
 from glance_verify.errors import CheckFailed, ConfigError
-from glance_verify.steps import STEPS, RunResult, run_steps
-from glance_verify.storage import MIB, describe_limits, limit_fill_mib, parse_limit, parse_usage
+from glance_verify.hashing import MIB
+from glance_verify.plan import STEPS
+from glance_verify.runner import RunResult, run_steps
+from glance_verify.storage import describe_limits, limit_fill_mib, parse_limit, parse_usage
 
 MakeContext = Callable[..., FakeContext]
 LIMITS = {

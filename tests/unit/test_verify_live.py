@@ -12,6 +12,7 @@ path writable (root on an all-in-one lab host) and only ever touches its own ima
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -20,8 +21,10 @@ import pytest
 
 from glance_verify.cli import main
 from glance_verify.cloud import GlanceApi, connect
+from glance_verify.context import Context
 from glance_verify.options import Options
-from glance_verify.steps import STEPS, Context, Step, run_steps
+from glance_verify.plan import STEPS, Step
+from glance_verify.runner import run_steps
 
 CLOUD = os.environ.get("GLANCE_VERIFY_LIVE_CLOUD")
 STORE = os.environ.get("GLANCE_VERIFY_LIVE_STORE_PATH")
@@ -67,7 +70,7 @@ def test_live_wrong_expected_hash_fails(capsys: pytest.CaptureFixture[str]) -> N
 def test_live_tampered_store_file_fails_download(tmp_path: Path) -> None:
     """Flip bytes of the stored image file behind Glance's back: download must fail."""
     assert CLOUD is not None and STORE is not None
-    conn = connect(CLOUD)
+    conn = connect(argparse.Namespace(os_cloud=CLOUD))
     api = GlanceApi(conn)
     opts = Options(
         cloud=CLOUD,

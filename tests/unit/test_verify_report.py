@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from glance_verify.cleanup import CleanupResult
+from glance_verify.context import Transfer
 from glance_verify.db import parse_db_url
 from glance_verify.errors import ConfigError
 from glance_verify.hashing import Digests
@@ -23,7 +24,7 @@ from glance_verify.report import (
     write_json,
     write_junit,
 )
-from glance_verify.steps import RunResult, StepResult, Transfer
+from glance_verify.runner import RunResult, StepResult
 
 SECRET = "hunter2-db"
 DIGESTS = Digests(size=8716288, md5="9e9b" + "0" * 28, algo="sha512", value="1147" + "0" * 124)

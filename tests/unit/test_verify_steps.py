@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from conftest import FakeContext, FakeDatabase, FakeGlance
-from glance_verify import steps
+from glance_verify import lifecycle
+from glance_verify.context import Context
 from glance_verify.errors import CheckFailed, ConfigError
 from glance_verify.options import Options
-from glance_verify.steps import STEPS, Context, Step, run_steps
+from glance_verify.plan import STEPS, Step
+from glance_verify.runner import run_steps
 
 MakeContext = Callable[..., FakeContext]
 
@@ -354,14 +356,14 @@ def test_record_secrets_appends_each_password_owner_only(tmp_path: Path) -> None
 
 def test_api_release_names_the_release_behind_the_current_version() -> None:
     zed = [{"id": "v2.14", "status": "SUPPORTED"}, {"id": "v2.15", "status": "CURRENT"}]
-    assert steps.api_release(zed) == ("2.15", "Zed (Debian 12)")
+    assert lifecycle.api_release(zed) == ("2.15", "Zed (Debian 12)")
     # Zed with the image cache on serves the cache API, v2.16 (storage scenario).
     zed_cache = [{"id": "v2.15", "status": "SUPPORTED"}, {"id": "v2.16", "status": "CURRENT"}]
-    assert steps.api_release(zed_cache) == ("2.16", "Zed (Debian 12)")
+    assert lifecycle.api_release(zed_cache) == ("2.16", "Zed (Debian 12)")
     flamingo = [{"id": "v2.17", "status": "SUPPORTED"}, {"id": "v2.18", "status": "CURRENT"}]
-    assert steps.api_release(flamingo) == ("2.18", "a release this toolkit was not measured on")
+    assert lifecycle.api_release(flamingo) == ("2.18", "a release this toolkit was not measured on")
 
 
 def test_api_release_without_a_current_version_fails_the_step() -> None:
     with pytest.raises(CheckFailed, match="no CURRENT version"):
-        steps.api_release([{"id": "v2.16", "status": "SUPPORTED"}])
+        lifecycle.api_release([{"id": "v2.16", "status": "SUPPORTED"}])

@@ -12,12 +12,12 @@ import pytest
 from conftest import FakeContext, FakeGlance
 from glance_verify.cloud import GlanceApi
 from glance_verify.errors import ConfigError
-from glance_verify.hashing import CHUNK_SIZE
+from glance_verify.hashing import CHUNK_SIZE, MIB
 from glance_verify.options import Backend, Options
+from glance_verify.plan import STEPS
 from glance_verify.report import options_summary
-from glance_verify.steps import STEPS, RunResult, run_steps
+from glance_verify.runner import RunResult, run_steps
 from glance_verify.storage import (
-    MIB,
     GeneratedData,
     file_url_path,
     image_location_urls,

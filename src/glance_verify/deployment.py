@@ -1,0 +1,212 @@
+"""``glance-verify --config FILE``: the settings file the glance role writes about what it
+deployed, read strictly, and what the verifier takes from it.
+
+Format 1 (every key optional except ``format``)::
+
+    {"format": 1,
+     "release": {"debian": "13", "openstack": "2025.1"},
+     "api_url": "http://127.0.0.1:9292",
+     "single_store": {"stores": ["file", "http"], "default": "file",
+                      "file_dir": "/var/lib/glance/images/"},
+     "backends": [{"name": "fast", "type": "file", "path": "/var/lib/glance/images/",
+                   "default": true}],
+     "staging_dir": "/var/lib/glance/staging/",
+     "image_cache": {"enabled": true, "dir": "/var/lib/glance/image-cache/"},
+     "quota": "64MB",
+     "keystone_limits": {"image_size_total": 100},
+     "database": {"host": "127.0.0.1", "name": "glance", "user": "glance"}}
+
+``backends`` empty: single-store mode (``single_store``); ``quota`` "0": off;
+``keystone_limits`` {}: off. A missing file, bad JSON, another format, an unknown key or a
+value of the wrong type is a ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from glance_verify.errors import ConfigError
+from glance_verify.options import read_input
+from glance_verify.storage import LIMIT_RESOURCES
+
+FORMAT = 1
+_NONE = type(None)
+
+#: The keys of format 1 and the type of each value: a type (or tuple of types), a dict
+#: of the keys of an object, or a one-item list: a list of that.
+SCHEMA: dict[str, Any] = {
+    "format": int,
+    "release": {"debian": str, "openstack": str},
+    "api_url": str,
+    "single_store": {"stores": [str], "default": str, "file_dir": (str, _NONE)},
+    "backends": [{"name": str, "type": str, "path": (str, _NONE), "default": bool}],
+    "staging_dir": (str, _NONE),
+    "image_cache": {"enabled": bool, "dir": (str, _NONE)},
+    "quota": (str, int),
+    "keystone_limits": dict.fromkeys(LIMIT_RESOURCES, int),
+    "database": {"host": str, "name": str, "user": str},
+}
+_TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false", _NONE: "null"}
+
+
+@dataclass(frozen=True)
+class DeployedBackend:
+    """One entry of ``backends``: a store of a multi-store Glance."""
+
+    name: str
+    type: str
+    path: str | None
+    default: bool
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the settings file says was deployed (absent keys: the feature is off)."""
+
+    source: str
+    #: (Debian release, OpenStack release), e.g. ("13", "2025.1").
+    release: tuple[str, str] | None = None
+    api_url: str | None = None
+    default_store: str | None = None
+    file_dir: str | None = None
+    backends: tuple[DeployedBackend, ...] = ()
+    staging_dir: str | None = None
+    image_cache: bool = False
+    image_cache_dir: str | None = None
+    #: user_storage_quota as configured; None when off ("0").
+    quota: str | None = None
+    keystone_limits: tuple[tuple[str, int], ...] = ()
+    db_url: str | None = None
+
+    @property
+    def default_backend(self) -> DeployedBackend | None:
+        return next((b for b in self.backends if b.default), None)
+
+    @property
+    def file_backends(self) -> tuple[DeployedBackend, ...]:
+        return tuple(b for b in self.backends if b.type == "file")
+
+    def store_dir(self) -> tuple[str, str] | None:
+        """Where the default store keeps the main upload when it is a file store: (the
+        key that says so, the directory), or None."""
+        if self.backends:
+            default = self.default_backend
+            for index, backend in enumerate(self.backends):
+                if backend is default and backend.type == "file" and backend.path:
+                    return f"backends[{index}].path", backend.path
+            return None
+        if self.default_store == "file" and self.file_dir:
+            return "single_store.file_dir", self.file_dir
+        return None
+
+
+def _type_name(kind: Any) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+
+
+def _json_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "a list", str: "a string", int: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def check(value: object, schema: Any, key: str) -> None:
+    """ConfigError (naming ``key``) unless ``value`` has the shape ``schema`` says."""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected an object, got {_json_name(value)}")
+        for name, item in value.items():
+            if name not in schema:
+                raise ConfigError(f"{key}.{name}: unknown key (known: {', '.join(schema)})")
+            check(item, schema[name], f"{key}.{name}")
+        return
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {_json_name(value)}")
+        for index, item in enumerate(value):
+            check(item, schema[0], f"{key}[{index}]")
+        return
+    kinds = schema if isinstance(schema, tuple) else (schema,)
+    # JSON true/false are Python bools, which are ints too: not a number here.
+    wrong_bool = isinstance(value, bool) and bool not in kinds
+    if wrong_bool or not isinstance(value, kinds):
+        raise ConfigError(f"{key}: expected {_type_name(schema)}, got {_json_name(value)}")
+
+
+def parse_deployment(text: str, source: str) -> Deployment:
+    """A Deployment from the file's text; ConfigError naming ``source`` and the key."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        return _deployment(data, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _deployment(data: object, source: str) -> Deployment:
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a JSON object, got {_json_name(data)}")
+    if "format" not in data:
+        raise ConfigError(f"format: missing (this verifier reads format {FORMAT})")
+    if data["format"] != FORMAT or isinstance(data["format"], bool):
+        raise ConfigError(f"format: {data['format']!r}, this verifier reads format {FORMAT}")
+    for name, value in data.items():
+        if name not in SCHEMA:
+            raise ConfigError(f"{name}: unknown key (known: {', '.join(SCHEMA)})")
+        check(value, SCHEMA[name], name)
+    release = None
+    if "release" in data:
+        given = _require(data["release"], "release", "debian", "openstack")
+        release = (str(given["debian"]), str(given["openstack"]))
+    single = data.get("single_store", {})
+    cache = data.get("image_cache", {})
+    backends = tuple(
+        DeployedBackend(b["name"], b.get("type", "file"), b.get("path"), b.get("default", False))
+        for i, b in enumerate(data.get("backends", []))
+        if _require(b, f"backends[{i}]", "name")
+    )
+    if backends and sum(b.default for b in backends) != 1:
+        raise ConfigError('backends: exactly one must have "default": true')
+    quota = str(data["quota"]) if "quota" in data else None
+    database = data.get("database")
+    db_url = None
+    if database is not None:
+        db = _require(database, "database", "host", "name", "user")
+        db_url = f"mysql+pymysql://{db['user']}@{db['host']}/{db['name']}"
+    return Deployment(
+        source=source,
+        release=release,
+        api_url=data.get("api_url"),
+        default_store=single.get("default"),
+        file_dir=single.get("file_dir"),
+        backends=backends,
+        staging_dir=data.get("staging_dir"),
+        image_cache=bool(cache.get("enabled", False)),
+        image_cache_dir=cache.get("dir"),
+        quota=None if quota in (None, "0", "0B") else quota,
+        keystone_limits=tuple(sorted(data.get("keystone_limits", {}).items())),
+        db_url=db_url,
+    )
+
+
+def _require(obj: Mapping[str, Any], key: str, *names: str) -> Mapping[str, Any]:
+    missing = [n for n in names if n not in obj]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]}: missing")
+    return obj
+
+
+def read_deployment(path: Path, flag: str = "--config") -> Deployment:
+    source = f"{flag} {path}"
+    return parse_deployment(read_input(path, source), source)

@@ -1,0 +1,201 @@
+"""The plan: every step of a glance-verify run in order, what each needs, and when it
+does not apply given the options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from glance_verify import labs, lifecycle
+from glance_verify.context import Context
+from glance_verify.options import Options
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    help: str
+    func: Callable[[Context], str]
+    #: Steps that must have passed for this one to run.
+    requires: tuple[str, ...] = ()
+    #: Steps that must have run (pass or fail) for this one to run.
+    after: tuple[str, ...] = ()
+    #: May be named in --skip.
+    skippable: bool = True
+    #: Given the options, why this step does not apply (None: it applies).
+    not_applicable: Callable[[Options], str | None] = lambda opts: None
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "release",
+        "ask Glance which Image API it serves (GET /versions): the CURRENT version and the "
+        "Glance release behind it (v2.15/v2.16: Zed, Debian 12; v2.17: 2025.1, Debian 13)",
+        lifecycle.step_release,
+    ),
+    Step(
+        "source",
+        "get the image: --image-file, or --image-url (cached), or build a qcow2 with qemu-img "
+        "when the URL is unreachable",
+        lifecycle.step_source,
+        skippable=False,
+    ),
+    Step(
+        "create-empty",
+        "create an empty image: status queued, no checksum, no os_hash_value",
+        lifecycle.step_create_empty,
+        requires=("source",),
+        skippable=False,
+    ),
+    Step(
+        "upload",
+        "stream the file to the image (hashing it in the same pass): status active, size, "
+        "checksum (md5), os_hash_algo and os_hash_value equal the local values",
+        lifecycle.step_upload,
+        requires=("create-empty",),
+        skippable=False,
+    ),
+    Step(
+        "expected-hash",
+        "the image's digest equals --expect-hash ALGO:HEX (e.g. a published checksum)",
+        lifecycle.step_expected_hash,
+        requires=("upload",),
+        not_applicable=lambda o: None if o.expect_hash else "no --expect-hash",
+    ),
+    Step(
+        "store-file",
+        "the store holds STORE_PATH/<image id> with the image's size",
+        lifecycle.step_store_file,
+        requires=("upload",),
+        not_applicable=lambda o: None if o.store_path else "no --store-path",
+    ),
+    Step(
+        "image-cache",
+        "download the image: it appears in Glance's cache listing (GET /v2/cache, else "
+        "/v2/cached_images); a second download is a cache hit (hits grow; with "
+        "--image-cache-dir the cache file is there); removing it via the API empties it",
+        labs.step_image_cache,
+        requires=("upload",),
+        not_applicable=lambda o: None if o.image_cache else "no --image-cache",
+    ),
+    Step(
+        "list-show",
+        "image list (by name) finds it; image show reports the uploaded values",
+        lifecycle.step_list_show,
+        requires=("upload",),
+    ),
+    Step(
+        "set-property",
+        f"image set {lifecycle.PROPERTY_KEY}=<run id>; image show returns it",
+        lifecycle.step_set_property,
+        requires=("upload",),
+    ),
+    Step(
+        "deactivate",
+        "give the image to a temporary project, deactivate it: a member of that project "
+        "gets HTTP 403 on download",
+        lifecycle.step_deactivate,
+        requires=("upload",),
+    ),
+    Step(
+        "reactivate",
+        "reactivate: status active, and that member downloads it (HTTP 200)",
+        lifecycle.step_reactivate,
+        requires=("upload",),
+        after=("deactivate",),
+        skippable=False,
+    ),
+    Step(
+        "share",
+        "visibility shared, add a second temporary project as member; it accepts and sees "
+        "the image in its list; remove the member",
+        lifecycle.step_share,
+        requires=("upload",),
+    ),
+    Step(
+        "download",
+        "download (streamed) and compare size, md5 and os_hash of the downloaded bytes",
+        lifecycle.step_download,
+        requires=("upload",),
+    ),
+    Step(
+        "delete",
+        "delete the image; GET answers 404",
+        lifecycle.step_delete,
+        requires=("create-empty",),
+        not_applicable=lambda o: "--keep" if o.keep else None,
+    ),
+    Step(
+        "db-row",
+        "the glance database keeps the images row: status deleted, deleted=1",
+        lifecycle.step_db_row,
+        requires=("delete",),
+        not_applicable=lambda o: None if o.db_url else "no --db-url",
+    ),
+    Step(
+        "store-file-gone",
+        "STORE_PATH/<image id> is gone from the store",
+        lifecycle.step_store_file_gone,
+        # Without store-file having found the file, "gone" proves nothing.
+        requires=("delete", "store-file"),
+        not_applicable=lambda o: None if o.store_path else "no --store-path",
+    ),
+    Step(
+        "store-info",
+        "GET /v2/info/stores lists every --backend and marks --default-backend as the "
+        "default; with NAME=DIR, /v2/info/stores/detail shows type file and that data_dir",
+        labs.step_store_info,
+        not_applicable=lambda o: (
+            None if o.backends or o.default_backend else "no --backend or --default-backend"
+        ),
+    ),
+    Step(
+        "backends",
+        "per --backend: upload the image to it (X-Image-Meta-Store): active, stores=NAME, "
+        "md5 and os_hash as local; location file://DIR/<id> when shown; DIR/<id> has its "
+        "size with --local-stores; delete: 404, file gone",
+        labs.step_backends,
+        requires=("source",),
+        not_applicable=lambda o: None if o.backends else "no --backend",
+    ),
+    Step(
+        "quota",
+        "upload --quota + 1 MiB of generated data, with Content-Length and chunked: HTTP "
+        "413, the image not active, no file left in the store; a small upload still works",
+        labs.step_quota,
+        not_applicable=lambda o: None if o.quota else "no --quota",
+    ),
+    Step(
+        "keystone-limits",
+        "GET /v2/info/usage reports Keystone's limits (as --keystone-limit); upload until "
+        "usage is over image_size_total (Glance checks before an upload, so that one "
+        "passes), then 1 MiB: HTTP 413, nothing stored; after deleting the fill it passes",
+        labs.step_keystone_limits,
+        not_applicable=lambda o: None if o.keystone_limits else "no --keystone-limits",
+    ),
+    Step(
+        "http-store",
+        "register --http-url as the location of a queued image: active without passing "
+        "through saving; the data downloaded through Glance equals the URL's (md5, os_hash)",
+        labs.step_http_store,
+        not_applicable=lambda o: None if o.http_url else "no --http-url",
+    ),
+)
+
+SKIPPABLE = tuple(s.name for s in STEPS if s.skippable)
+
+
+def enabled_steps(opts: Options, steps: Sequence[Step] = STEPS) -> tuple[str, ...]:
+    """The steps the options turn on: each applies (not_applicable says nothing), is not
+    named in --skip, and so are the steps it needs (``requires`` and ``after``); --keep
+    thus leaves out delete, db-row and store-file-gone. With --require-enabled each of
+    these must pass."""
+    enabled: set[str] = set()
+    for step in steps:
+        if (
+            step.name not in opts.skip
+            and step.not_applicable(opts) is None
+            and all(name in enabled for name in (*step.requires, *step.after))
+        ):
+            enabled.add(step.name)
+    return tuple(s.name for s in steps if s.name in enabled)
