@@ -291,3 +291,16 @@ def test_keystone_conf_override_reaches_its_section() -> None:
 def test_a_literal_dollar_is_doubled_for_oslo_config() -> None:
     conf = glance_conf(glance_api_conf_overrides={"DEFAULT": {"banner": "a$b"}})
     assert conf["DEFAULT"]["banner"] == "a$$b"
+
+
+@pytest.mark.parametrize(
+    "value", ['"quoted"', "'single'", " lead", "trail ", '"', "a\"b'c", "#x;y", "p$w"]
+)
+def test_any_value_reads_back_as_written_through_oslo_config(value: str) -> None:
+    """oslo.config's rules (one pair of outer quotes and outer spaces stripped, $$ -> $)
+    applied to the rendered line give the value back."""
+    conf = glance_conf(glance_keystone_password=value)
+    raw = conf["keystone_authtoken"]["password"]
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        raw = raw[1:-1]
+    assert raw.replace("$$", "$") == value
