@@ -191,6 +191,26 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("empty-region", {"keystone_region": ""}, "keystone_region"),
     ("region-with-space", {"glance_region": "Region One"}, "glance_region"),
     (
+        "override-section-not-a-mapping",
+        {"glance_api_conf_overrides": {"DEFAULT": "debug=true"}},
+        "glance_api_conf_overrides",
+    ),
+    (
+        "override-value-on-two-lines",
+        {"glance_cache_conf_overrides": {"DEFAULT": {"image_cache_dir": "/a\n[evil]"}}},
+        "glance_cache_conf_overrides",
+    ),
+    (
+        "override-option-name-with-space",
+        {"keystone_conf_overrides": {"token": {"expira tion": 1}}},
+        "keystone_conf_overrides",
+    ),
+    (
+        "override-value-a-list-of-mappings",
+        {"glance_api_conf_overrides": {"DEFAULT": {"workers": [{"a": 1}]}}},
+        "glance_api_conf_overrides",
+    ),
+    (
         "memcached-without-port",
         {"glance_memcached_servers": ["localhost"]},
         "glance_memcached_servers",
