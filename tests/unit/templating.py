@@ -87,7 +87,10 @@ CONFS = {
         "glance",
         "_glance_cache_conf | combine(glance_cache_conf_overrides, recursive=True)",
     ),
-    "keystone.conf": ("keystone", "_keystone_conf | combine(keystone_conf_overrides, recursive=True)"),
+    "keystone.conf": (
+        "keystone",
+        "_keystone_conf | combine(keystone_conf_overrides, recursive=True)",
+    ),
 }
 
 

@@ -254,9 +254,7 @@ def test_glance_multi_store_stages_in_its_reserved_store_only() -> None:
 def test_glance_image_cache_driver_is_the_release_s_own(release: str, driver: str) -> None:
     """vars/debian-N.yml: Zed keeps the cache index in sqlite, 2025.1 in the database."""
     for name in ("glance-api.conf", "glance-cache.conf"):
-        conf = render_conf(
-            name, debian_release=release, glance_image_cache_enabled=True, **SECRETS
-        )
+        conf = render_conf(name, debian_release=release, glance_image_cache_enabled=True, **SECRETS)
         assert conf["DEFAULT"]["image_cache_driver"] == driver
 
 
