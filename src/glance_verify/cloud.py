@@ -384,6 +384,9 @@ def user_connection(admin: Any, *, user_id: str, password: str, project_id: str)
 
     params = copy.deepcopy(admin.config.config)
     params.pop("profile", None)
+    # The admin's cloud name (from --os-cloud) would make get_one look it up in a
+    # clouds.yaml this config does not load: the settings are all here already.
+    params.pop("cloud", None)
     auth_url = params.get("auth", {}).get("auth_url") or admin.session.auth.auth_url
     params["auth_type"] = "password"
     params["auth"] = {

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import FakeContext, FakeGlance
 from glance_verify import cli, ledger
-from glance_verify.cloud import cloud_region
+from glance_verify.cloud import cloud_region, user_connection
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed
 from glance_verify.lifecycle import step_release
@@ -378,3 +378,26 @@ def test_one_name_prefix_rule_for_both_commands(
         ["record", "--out", str(tmp_path / "l.json"), f"--name-prefix={prefix}"], con
     )
     assert code == 2 and f"--name-prefix {prefix!r}: use up to 40 letters" in err_stream.getvalue()
+
+
+def test_a_temporary_user_connection_keeps_the_admin_s_settings_but_not_its_cloud_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin's config names its cloud (--os-cloud); a temporary user's connection is
+    built from that config without clouds.yaml, so the name must not send the SDK
+    looking for it there (it failed the deactivate and share steps: "Cloud ... was not
+    found")."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  lab:\n    auth: {auth_url: 'http://127.0.0.1:1/v3', username: a,"
+        " password: b, project_name: c}\n    region_name: R1\n    interface: internal\n"
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    opts = cli.parse_args(["--os-cloud", "lab"])
+    region = cloud_region(argparse.Namespace(**dict(opts.cloud_args)))
+    assert region.config.get("cloud") == "lab"  # what made the SDK look it up
+    admin = SimpleNamespace(config=region, session=SimpleNamespace(auth=None))
+    conn = user_connection(admin, user_id="u1", password="pw", project_id="p1")
+    assert conn.config.get_region_name("image") == "R1"
+    assert conn.config.get_interface("image") == "internal"
+    assert conn.config.config["auth"]["user_id"] == "u1"
