@@ -205,6 +205,17 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("empty-db-password", {"glance_db_password": ""}, "glance_db_password"),
     ("empty-keystone-password", {"glance_keystone_password": ""}, "glance_keystone_password"),
     ("no-db-user-hosts", {"glance_db_user_hosts": []}, "glance_db_user_hosts"),
+    # Issue #14: keystone.conf's connection cannot carry '%' or '@' (keystone-manage).
+    (
+        "keystone-db-password-percent",
+        {"keystone_db_password": "Pct%-in-keystone-db"},
+        "/etc/keystone/keystone.conf",
+    ),
+    (
+        "keystone-db-password-at",
+        {"keystone_db_password": "At@-in-keystone-db"},
+        "keystone_db_password",
+    ),
     ("zero-uwsgi-processes", {"keystone_uwsgi_processes": 0}, "keystone_uwsgi_processes"),
     ("zero-memcached-memory", {"memcached_memory_mb": 0}, "memcached_memory_mb"),
 ]
@@ -246,3 +257,27 @@ def test_later_plays_sees_the_play_after_preflight() -> None:
     later = "PLAY [Find out which packages are installed] ***"
     out = f"{PREFLIGHT_PLAY} ***\nok\n{later}\nPLAY RECAP\n"
     assert later_plays(out) == ["Find out which packages are installed"]
+
+
+# Issue #14: a password file the operator wrote that the password lookup would read
+# changed (it drops trailing whitespace and cuts at " salt=") stops preflight, which
+# names the file and never prints the password.
+@pytest.mark.parametrize(
+    "content",
+    ["Trailing-space-pw \n", "Salted-pw salt=abcdefgh\n", "Two-line-pw\nsecond-line\n"],
+    ids=["trailing-space", "salt", "two-lines"],
+)
+def test_operator_password_file_read_changed_fails_in_preflight(
+    tmp_path: Path, content: str
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    (credentials / "glance_keystone_password").write_text(content)
+    inventory = write_inventory(tmp_path / "hosts.yml", credentials, {})
+    result = run_site(inventory)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert later_plays(out) == [], out[-3000:]
+    failure = out[out.index("fatal:") :] if "fatal:" in out else out
+    assert f"{credentials}/glance_keystone_password" in failure, failure[-3000:]
+    assert content.split()[0] not in out, "the password was printed"
