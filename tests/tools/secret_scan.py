@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = scan(secrets, files)
     size = sum(f.stat().st_size for f in files)
     print(
-        f"secret-scan: {len(secrets)} secrets x raw/url-encoded/base64/hex in {len(files)} "
+        f"secret-scan: {len(secrets)} secrets x raw/url-encoded/escaped/base64/hex in {len(files)} "
         f"files ({size} bytes) under: {', '.join(args.path)}"
     )
     for line in found:
