@@ -271,3 +271,28 @@ def test_later_plays_sees_the_play_after_preflight() -> None:
     later = "Find out which packages are installed"
     data = {"plays": [{"play": {"name": PREFLIGHT_PLAY}}, {"play": {"name": later}}], "stats": {}}
     assert later_plays(data) == [later]
+
+
+# Issue #14: a password file the operator wrote that the password lookup would read
+# changed (it drops trailing whitespace and cuts at " salt=") stops preflight, which
+# names the file and never prints the password.
+@pytest.mark.parametrize(
+    "content",
+    ["Trailing-space-pw \n", "Salted-pw salt=abcdefgh\n", "Two-line-pw\nsecond-line\n"],
+    ids=["trailing-space", "salt", "two-lines"],
+)
+def test_operator_password_file_read_changed_fails_in_preflight(
+    tmp_path: Path, content: str
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    (credentials / "glance_keystone_password").write_text(content)
+    inventory = write_inventory(tmp_path / "hosts.yml", credentials, {})
+    result = run_site(inventory)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    data = ansible_json.load(result.stdout)
+    assert later_plays(data) == [], ansible_json.play_names(data)
+    message = ansible_json.fatal_message(data)
+    assert f"{credentials}/glance_keystone_password" in message, message
+    assert content.split()[0] not in out, "the password was printed"

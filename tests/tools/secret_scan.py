@@ -4,10 +4,11 @@
         --secret-lines EPHEMERAL/verify-secrets --path reports/molecule-default.log \\
         --path /var/lib/containers/.../merged/var/log --exclude EPHEMERAL/credentials
 
-Each secret is searched raw, URL-encoded, in base64 (standard and URL-safe, at each of
-the three alignments it can have inside a longer encoded string, e.g. ``user:password``
-in a Basic auth header) and in hex (lower and upper case), in every file under each
-``--path`` (files or directories, recursively, binary files too), except ``--exclude``.
+Each secret is searched raw, URL-encoded, escaped as the roles write it (ini, JSON,
+shell, URL), in base64 (standard and URL-safe, at each of the three alignments it
+can have inside a longer encoded string, e.g. ``user:password`` in a Basic auth
+header) and in hex (lower and upper case), in every file under each ``--path``
+(files or directories, recursively, binary files too), except ``--exclude``.
 A finding names the secret and the file, never the value. Exit codes: 0 nothing found,
 1 a secret was found, 2 usage error (no secret, a secret file missing or too short).
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,6 +57,21 @@ def forms(secret: str) -> dict[str, set[bytes]]:
         "url-encoded": {quote(secret, safe="").encode(), quote_plus(secret).encode()},
         "base64": base64_forms(raw),
         "hex": {raw.hex().encode(), raw.hex().upper().encode()},
+        # How the roles write it into each file (issue #14): an oslo.config value
+        # ('$' doubled), a JSON/YAML string, a shell word, keystone.conf's raw URL
+        # password, a URL doubled for ConfigParser (alembic), Python's repr.
+        "escaped": {
+            f.encode()
+            for f in (
+                secret.replace("$", "$$"),
+                json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1],
+                shlex.quote(secret),
+                secret.replace("%", "%25").replace("@", "%40"),
+                quote(secret, safe="").replace("%", "%%"),
+                repr(secret)[1:-1],
+            )
+        },
     }
 
 
@@ -137,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = scan(secrets, files)
     size = sum(f.stat().st_size for f in files)
     print(
-        f"secret-scan: {len(secrets)} secrets x raw/url-encoded/base64/hex in {len(files)} "
+        f"secret-scan: {len(secrets)} secrets x raw/url-encoded/escaped/base64/hex in {len(files)} "
         f"files ({size} bytes) under: {', '.join(args.path)}"
     )
     for line in found:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import string
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -268,6 +269,23 @@ def test_db_password_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{SECRET}\nignored\n"))
     opts = parse_args(["--db-url", "mysql+pymysql://glance@db/glance", "--db-password-file", "-"])
     assert opts.db_url is not None and opts.db_url.password == SECRET
+
+
+# Issue #14: an operator's password arrives whole, from a file or on stdin as
+# playbooks/verify.yml gives it: leading space, quotes, '%', '@', '$', backslash...
+ANY_PASSWORD = " " + string.ascii_letters + string.digits + " " + string.punctuation
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_db_password_carries_every_printable_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    secret_file = tmp_path / "glance_db_password"
+    secret_file.write_text(f"{ANY_PASSWORD}\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{ANY_PASSWORD}\n"))
+    name = str(secret_file) if source == "file" else "-"
+    opts = parse_args(["--db-url", "mysql+pymysql://glance@db/glance", "--db-password-file", name])
+    assert opts.db_url is not None and opts.db_url.password == ANY_PASSWORD
 
 
 @pytest.mark.parametrize(
