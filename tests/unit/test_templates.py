@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 
 import pytest
 import yaml
+from glance_verify.deployment import parse_deployment
 
 from templating import render, render_conf, render_ini, role_var
 
@@ -301,3 +303,50 @@ def test_any_value_reads_back_as_written_through_oslo_config(value: str) -> None
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         raw = raw[1:-1]
     assert raw.replace("$$", "$") == value
+
+
+@pytest.mark.parametrize("release", ["12", "13"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {
+            "glance_backends": BACKENDS,
+            "glance_image_cache_enabled": True,
+            "glance_user_storage_quota": "64MB",
+        },
+        {
+            "glance_keystone_limits": {
+                "image_size_total": 48,
+                "image_stage_total": 48,
+                "image_count_total": 50,
+                "image_count_uploading": 5,
+            }
+        },
+    ],
+    ids=["single-store", "storage-lab", "unified-limits"],
+)
+def test_the_settings_fact_is_what_glance_verify_config_reads(
+    release: str, settings: dict[str, object]
+) -> None:
+    """The glance role's local fact (tasks/settings.yml) passes glance-verify's --config
+    checks, and says what the role deployed."""
+    data = role_var(
+        "glance",
+        "_glance_settings",
+        debian_release=release,
+        ansible_facts={"distribution_major_version": release},
+        **SECRETS,
+        **settings,
+    )
+    deployment = parse_deployment(json.dumps(data), "glance.fact")
+    assert data["release"] == {
+        "debian": release,
+        "openstack": {"12": "Zed", "13": "2025.1"}[release],
+    }
+    assert deployment is not None
+    if settings.get("glance_backends"):
+        assert [b["name"] for b in data["backends"]] == ["fast", "bulk", "web"]
+        assert data["image_cache"] == {"enabled": True, "dir": "/var/lib/glance/image-cache/"}
+        assert data["quota"] == "64MB"
+    assert data["keystone_limits"] == settings.get("glance_keystone_limits", {})
