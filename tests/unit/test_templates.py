@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 import yaml
-from glance_verify.deployment import parse_deployment
 
+from glance_verify.deployment import parse_deployment
 from templating import render, render_conf, render_ini, role_var
 
 SECRETS = {
