@@ -245,7 +245,7 @@ def test_bad_input_fails_in_preflight(
     data = ansible_json.load(result.stdout)
     assert ansible_json.play_names(data)[:1] == [PREFLIGHT_PLAY], out[-3000:]
     # The run stopped in preflight: no later play started (whatever it is
-    # called: site.yml's next play is prerequisites.yml's package read), nothing changed.
+    # called: site.yml's next play is prerequisites.yml's MariaDB), nothing changed.
     assert later_plays(data) == [], ansible_json.play_names(data)
     changed = ansible_json.changed_counts(data)
     assert changed and all(n == 0 for n in changed.values()), data["stats"]
@@ -254,21 +254,27 @@ def test_bad_input_fails_in_preflight(
     assert variable in message, message
 
 
-def test_missing_group_fails_in_preflight(tmp_path: Path) -> None:
-    groups = tuple(g for g in GROUPS if g != "glance")
-    inventory = write_inventory(tmp_path / "hosts.yml", tmp_path / "credentials", {}, groups)
+def preflight_failure(inventory: Path) -> tuple[str, str]:
+    """Run site.yml, require it to stop in preflight; the failed task's message and the
+    whole output."""
     result = run_site(inventory)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
     data = ansible_json.load(result.stdout)
     assert later_plays(data) == [], ansible_json.play_names(data)
-    message = ansible_json.fatal_message(data)
+    return ansible_json.fatal_message(data), out
+
+
+def test_missing_group_fails_in_preflight(tmp_path: Path) -> None:
+    groups = tuple(g for g in GROUPS if g != "glance")
+    inventory = write_inventory(tmp_path / "hosts.yml", tmp_path / "credentials", {}, groups)
+    message, _ = preflight_failure(inventory)
     assert "no host in group 'glance'" in message, message
 
 
 def test_later_plays_sees_the_play_after_preflight() -> None:
     """The guard above must be able to fail: it sees the play that follows preflight."""
-    later = "Find out which packages are installed"
+    later = "MariaDB"
     data = {"plays": [{"play": {"name": PREFLIGHT_PLAY}}, {"play": {"name": later}}], "stats": {}}
     assert later_plays(data) == [later]
 
@@ -288,11 +294,6 @@ def test_operator_password_file_read_changed_fails_in_preflight(
     credentials.mkdir(mode=0o700)
     (credentials / "glance_keystone_password").write_text(content)
     inventory = write_inventory(tmp_path / "hosts.yml", credentials, {})
-    result = run_site(inventory)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out[-3000:]
-    data = ansible_json.load(result.stdout)
-    assert later_plays(data) == [], ansible_json.play_names(data)
-    message = ansible_json.fatal_message(data)
+    message, out = preflight_failure(inventory)
     assert f"{credentials}/glance_keystone_password" in message, message
     assert content.split()[0] not in out, "the password was printed"
