@@ -79,8 +79,44 @@ def run_site(inventory: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: A Ceph key of the right shape: the rbd cases check it is never printed.
+CEPH_KEY = "AQAAAAAAAAAAABAAYWJjZGVmZ2hpamtsbW5vcA=="
+FILE_BACKEND = {"name": "fast", "path": "/var/lib/glance/images/"}
+RBD_BACKEND = {
+    "name": "ceph",
+    "type": "rbd",
+    "pool": "images",
+    "user": "glance",
+    "keyring": CEPH_KEY,
+    "default": True,
+}
+RBD_STORE = {"glance_stores": ["rbd", "http"], "glance_default_store": "rbd"}
+
+
+def rbd_backend_without(field: str) -> dict[str, Any]:
+    return {"glance_backends": [FILE_BACKEND, {k: v for k, v in RBD_BACKEND.items() if k != field}]}
+
+
+RBD_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("rbd-store-without-keyring", RBD_STORE, "glance_rbd_keyring"),
+    (
+        "rbd-store-empty-pool",
+        {**RBD_STORE, "glance_rbd_keyring": CEPH_KEY, "glance_rbd_pool": ""},
+        "glance_rbd_pool",
+    ),
+    (
+        "rbd-store-empty-user",
+        {**RBD_STORE, "glance_rbd_keyring": CEPH_KEY, "glance_rbd_user": ""},
+        "glance_rbd_user",
+    ),
+    ("rbd-backend-without-pool", rbd_backend_without("pool"), "glance_backends[1].pool"),
+    ("rbd-backend-without-user", rbd_backend_without("user"), "glance_backends[1].user"),
+    ("rbd-backend-without-keyring", rbd_backend_without("keyring"), "glance_backends[1].keyring"),
+]
+
 # (case id, host vars, extra inventory change, variable the message must name)
 CASES: list[tuple[str, dict[str, Any], str]] = [
+    *RBD_CASES,
     ("default-store-not-enabled", {"glance_default_store": "rbd"}, "glance_default_store"),
     ("unknown-store", {"glance_stores": ["file", "ftp"]}, "glance_stores"),
     ("no-stores", {"glance_stores": []}, "glance_stores"),
@@ -252,6 +288,21 @@ def test_bad_input_fails_in_preflight(
     # The message of the failed task names the variable that is wrong.
     message = ansible_json.fatal_message(data)
     assert variable in message, message
+
+
+@pytest.mark.parametrize(
+    "host_vars",
+    [c[1] for c in RBD_CASES if c[0] != "rbd-backend-without-keyring"],
+    ids=[c[0] for c in RBD_CASES if c[0] != "rbd-backend-without-keyring"],
+)
+def test_a_refused_rbd_store_never_prints_its_key(
+    tmp_path: Path, host_vars: dict[str, Any]
+) -> None:
+    host_vars = {**host_vars, "glance_rbd_keyring": host_vars.get("glance_rbd_keyring")}
+    inventory = write_inventory(tmp_path / "hosts.yml", tmp_path / "credentials", host_vars)
+    message, out = preflight_failure(inventory)
+    assert "fix" in message or "give" in message, message
+    assert CEPH_KEY not in out
 
 
 def preflight_failure(inventory: Path) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from glance_verify.deployment import parse_deployment
-from templating import render, render_conf, render_ini, role_var
+from templating import render, render_conf, render_conf_text, render_ini, role_var
 
 SECRETS = {
     "glance_db_password": "db-Secret/1$x",
@@ -350,3 +350,199 @@ def test_the_settings_fact_is_what_glance_verify_config_reads(
         assert data["image_cache"] == {"enabled": True, "dir": "/var/lib/glance/image-cache/"}
         assert data["quota"] == "64MB"
     assert data["keystone_limits"] == settings.get("glance_keystone_limits", {})
+
+
+# Ceph RBD (issue 15): a key of the shape `ceph-authtool --gen-print-key` prints.
+CEPH_KEY = "AQAAAAAAAAAAABAAYWJjZGVmZ2hpamtsbW5vcA=="
+
+
+def test_glance_single_rbd_store_names_pool_user_conf_and_chunk_size() -> None:
+    conf = glance_conf(
+        glance_stores=["rbd", "http"], glance_default_store="rbd", glance_rbd_keyring=CEPH_KEY
+    )
+    store = own(conf, "glance_store")
+    assert store["stores"] == "rbd,http"
+    assert store["default_store"] == "rbd"
+    assert store["rbd_store_pool"] == "images"
+    assert store["rbd_store_user"] == "glance"
+    assert store["rbd_store_ceph_conf"] == "/etc/ceph/ceph.conf"
+    assert store["rbd_store_chunk_size"] == "8"
+
+
+def test_glance_rbd_options_follow_the_variables() -> None:
+    store = glance_conf(
+        glance_stores=["rbd"],
+        glance_default_store="rbd",
+        glance_rbd_keyring=CEPH_KEY,
+        glance_rbd_pool="glance-images",
+        glance_rbd_user="img",
+        glance_rbd_ceph_conf="/etc/ceph/prod.conf",
+        glance_rbd_chunk_size=4,
+    )["glance_store"]
+    assert (store["stores"], store["rbd_store_pool"], store["rbd_store_user"]) == (
+        "rbd",
+        "glance-images",
+        "img",
+    )
+    assert store["rbd_store_ceph_conf"] == "/etc/ceph/prod.conf"
+    assert store["rbd_store_chunk_size"] == "4"
+
+
+def test_glance_file_store_has_no_rbd_options_and_hides_direct_url() -> None:
+    conf = glance_conf()
+    assert not [k for k in own(conf, "glance_store") if k.startswith("rbd_")]
+    assert "show_image_direct_url" not in conf["DEFAULT"]
+
+
+def test_glance_show_image_direct_url_is_a_variable() -> None:
+    assert glance_conf(glance_show_image_direct_url=True)["DEFAULT"]["show_image_direct_url"] == (
+        "true"
+    )
+
+
+RBD_BACKENDS = [
+    {"name": "fast", "path": "/var/lib/glance/images/"},
+    {
+        "name": "ceph",
+        "type": "rbd",
+        "pool": "images",
+        "user": "glance",
+        "keyring": CEPH_KEY,
+        "description": "Ceph RBD",
+        "default": True,
+    },
+    {
+        "name": "cold",
+        "type": "rbd",
+        "pool": "cold",
+        "user": "glance",
+        "keyring": CEPH_KEY,
+        "ceph_conf": "/etc/ceph/cold.conf",
+        "chunk_size": 16,
+    },
+]
+
+
+def test_glance_rbd_backends_render_a_section_each() -> None:
+    conf = glance_conf(glance_backends=RBD_BACKENDS)
+    assert conf["DEFAULT"]["enabled_backends"] == "fast:file, ceph:rbd, cold:rbd"
+    assert own(conf, "glance_store") == {"default_backend": "ceph"}
+    assert own(conf, "ceph") == {
+        "store_description": "Ceph RBD",
+        "rbd_store_pool": "images",
+        "rbd_store_user": "glance",
+        "rbd_store_ceph_conf": "/etc/ceph/ceph.conf",
+        "rbd_store_chunk_size": "8",
+    }
+    assert own(conf, "cold") == {
+        "rbd_store_pool": "cold",
+        "rbd_store_user": "glance",
+        "rbd_store_ceph_conf": "/etc/ceph/cold.conf",
+        "rbd_store_chunk_size": "16",
+    }
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"glance_stores": ["rbd"], "glance_default_store": "rbd", "glance_rbd_keyring": CEPH_KEY},
+        {"glance_backends": RBD_BACKENDS},
+    ],
+    ids=["single-store", "backends"],
+)
+def test_the_ceph_key_never_reaches_glance_api_conf(settings: dict[str, object]) -> None:
+    assert CEPH_KEY not in render_conf_text("glance-api.conf", **{**SECRETS, **settings})
+
+
+def test_glance_rbd_stores_give_one_keyring_per_user_and_a_ceph_conf_per_path() -> None:
+    overrides = {**SECRETS, "glance_backends": RBD_BACKENDS}
+    stores = role_var("glance", "_glance_rbd_stores", **overrides)
+    assert [(s["name"], s["user"], s["ceph_conf"]) for s in stores] == [
+        ("ceph", "glance", "/etc/ceph/ceph.conf"),
+        ("cold", "glance", "/etc/ceph/cold.conf"),
+    ]
+    conf = {"global": {"mon_host": "192.0.2.10"}}
+    files = role_var("glance", "_glance_ceph_conf_files", glance_ceph_conf=conf, **overrides)
+    assert [(f["dest"], f["mode"], f["conf"]) for f in files] == [
+        ("/etc/ceph/ceph.conf", "0644", conf),
+        ("/etc/ceph/cold.conf", "0644", conf),
+    ]
+    # Only the file store's directory: no directory for an rbd backend.
+    assert "/var/lib/glance/images" in role_var("glance", "_glance_directories", **overrides)
+
+
+def test_glance_rbd_store_installs_librbd_bindings() -> None:
+    assert role_var("glance", "_glance_rbd_packages") == ["python3-rbd", "python3-rados"]
+
+
+def test_ceph_conf_has_the_one_replica_lab_settings() -> None:
+    conf = render_ini(
+        "ceph",
+        "etc/ceph/ceph.conf.j2",
+        ceph_fsid="0b9f8a5e-7c1d-4f6b-9a7e-2b1c3d4e5f60",
+        ceph_mon_id="ceph",
+        ceph_mon_address="192.0.2.10",
+    )
+    glob = conf["global"]
+    assert glob["fsid"] == "0b9f8a5e-7c1d-4f6b-9a7e-2b1c3d4e5f60"
+    assert glob["mon_host"] == "[v2:192.0.2.10:3300,v1:192.0.2.10:6789]"
+    assert glob["mon_initial_members"] == "ceph"
+    assert (glob["osd_pool_default_size"], glob["osd_pool_default_min_size"]) == ("1", "1")
+    assert glob["mon_allow_pool_size_one"] == "true"
+    assert glob["osd_crush_chooseleaf_type"] == "0"
+    assert glob["mon_warn_on_pool_no_redundancy"] == "false"
+    assert glob["auth_allow_insecure_global_id_reclaim"] == "false"
+    assert conf["osd"]["bluestore_block_create"] == "true"
+    assert conf["osd"]["bluestore_block_size"] == "10737418240"
+    assert conf["osd"]["osd_memory_target"] == "939524096"
+
+
+def test_ceph_conf_overrides_set_and_remove_options() -> None:
+    conf = render_ini(
+        "ceph",
+        "etc/ceph/ceph.conf.j2",
+        ceph_fsid="0b9f8a5e-7c1d-4f6b-9a7e-2b1c3d4e5f60",
+        ceph_mon_address="192.0.2.10",
+        ceph_mon_id="ceph",
+        ceph_conf_overrides={"global": {"mon_data_avail_warn": None}, "mon": {"debug_mon": 5}},
+    )
+    assert "mon_data_avail_warn" not in conf["global"]
+    assert conf["mon"]["debug_mon"] == "5"
+
+
+def test_ceph_client_keyring_holds_key_and_caps() -> None:
+    text = render(
+        "ceph",
+        "etc/ceph/ceph.client.keyring.j2",
+        item={
+            "name": "glance",
+            "key": CEPH_KEY,
+            "caps": {"osd": "profile rbd pool=images", "mon": "profile rbd"},
+        },
+    )
+    assert text.splitlines() == [
+        "[client.glance]",
+        f"\tkey = {CEPH_KEY}",
+        '\tcaps mon = "profile rbd"',
+        '\tcaps osd = "profile rbd pool=images"',
+    ]
+
+
+def test_ceph_daemons_run_from_init_scripts_without_systemd() -> None:
+    daemons = role_var(
+        "ceph",
+        "_ceph_daemons",
+        ceph_mon_id="ceph",
+        ceph_osd_count=2,
+        ansible_facts={"service_mgr": "service"},
+    )
+    assert [d["service"] for d in daemons] == [
+        "ceph-mon-ceph",
+        "ceph-mgr-ceph",
+        "ceph-osd-0",
+        "ceph-osd-1",
+    ]
+    daemons = role_var(
+        "ceph", "_ceph_daemons", ceph_mon_id="ceph", ansible_facts={"service_mgr": "systemd"}
+    )
+    assert [d["service"] for d in daemons] == ["ceph-mon@ceph", "ceph-mgr@ceph", "ceph-osd@0"]
