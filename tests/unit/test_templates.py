@@ -492,6 +492,7 @@ def test_ceph_conf_has_the_one_replica_lab_settings() -> None:
     assert glob["osd_crush_chooseleaf_type"] == "0"
     assert glob["mon_warn_on_pool_no_redundancy"] == "false"
     assert glob["auth_allow_insecure_global_id_reclaim"] == "false"
+    assert glob["osd_pool_default_pg_autoscale_mode"] == "off"
     assert conf["osd"]["bluestore_block_create"] == "true"
     assert conf["osd"]["bluestore_block_size"] == "10737418240"
     assert conf["osd"]["osd_memory_target"] == "939524096"
