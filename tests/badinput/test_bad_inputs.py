@@ -13,6 +13,7 @@ play).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def write_inventory(
     return path
 
 
-def run_site(inventory: Path) -> subprocess.CompletedProcess[str]:
+def run_site(inventory: Path, playbook: Path = PLAYBOOK) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -69,7 +70,7 @@ def run_site(inventory: Path) -> subprocess.CompletedProcess[str]:
     }
     playbook_bin = Path(sys.executable).with_name("ansible-playbook")
     return subprocess.run(
-        [str(playbook_bin), "-i", str(inventory), "--check", str(PLAYBOOK)],
+        [str(playbook_bin), "-i", str(inventory), "--check", str(playbook)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -328,6 +329,39 @@ def test_later_plays_sees_the_play_after_preflight() -> None:
     later = "MariaDB"
     data = {"plays": [{"play": {"name": PREFLIGHT_PLAY}}, {"play": {"name": later}}], "stats": {}}
     assert later_plays(data) == [later]
+
+
+# The preflight play checks every role's inputs and then turns the roles' own
+# checks off for the run (<role>_check_inputs). A role used alone, without it,
+# still refuses bad input before its first change.
+def test_role_used_alone_checks_its_own_inputs(tmp_path: Path) -> None:
+    inventory = write_inventory(
+        tmp_path / "hosts.yml",
+        tmp_path / "credentials",
+        {
+            "glance_backends": [
+                {"name": "fast", "path": "/var/lib/glance/images/", "default": True},
+                {"name": "bulk", "path": "/srv/glance/bulk", "default": True},
+            ]
+        },
+    )
+    # The wiring of playbooks/group_vars, beside the inventory (where Ansible reads it too).
+    shutil.copytree(ROOT / "playbooks" / "group_vars", tmp_path / "group_vars")
+    playbook = tmp_path / "glance-alone.yml"
+    playbook.write_text(
+        yaml.safe_dump([{"name": "Glance alone", "hosts": "glance", "roles": ["glance"]}])
+    )
+    result = run_site(inventory, playbook)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    data = ansible_json.load(result.stdout)
+    failed = ansible_json.failed_results(data)
+    first_failed = failed[0][0] if failed else None
+    assert first_failed == "glance : Check that exactly one file backend is the default", failed
+    assert "glance_backends" in ansible_json.fatal_message(data), ansible_json.fatal_message(data)
+    ran = [task["task"]["name"] for play in data["plays"] for task in play["tasks"]]
+    assert not [name for name in ran if "Install" in name or "Read the installed" in name], ran
+    assert all(n == 0 for n in ansible_json.changed_counts(data).values()), data["stats"]
 
 
 # Issue #14: a password file the operator wrote that the password lookup would read
