@@ -76,6 +76,29 @@ def _epilog() -> str:
     return "\n".join(lines)
 
 
+def _add_node_options(p: argparse.ArgumentParser) -> None:
+    """Several glance-api nodes behind a load balancer (steps api-nodes, lb-spread)."""
+    multi = p.add_argument_group(
+        "several glance-api nodes behind a load balancer (checks run only with --api-node)"
+    )
+    multi.add_argument(
+        "--api-node",
+        metavar="URL",
+        action="append",
+        help="one glance-api node's own root URL, e.g. http://10.0.0.21:9292 (repeatable, "
+        "no /v2): it must show the uploaded image active with the same size and hashes, "
+        "and its download must hash the same; also turns on the load balancer spread check",
+    )
+    multi.add_argument(
+        "--served-by-header",
+        metavar="NAME",
+        help="the response header the load balancer sets to the server that answered "
+        f"(default: {DEFAULTS.served_by_header}, as the haproxy role does): requests "
+        "through the public endpoint must reach at least as many servers as --api-node "
+        "gives; '' turns that check off",
+    )
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser. Options it is not given are None: ``settings`` fills them in from
     --config or ``Options``' defaults. ``argv`` is read ahead for the SDK's auth options."""
@@ -248,6 +271,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         help="an image file served over http that Glance's http store can read: register "
         "it as an image location, download it through Glance, compare with the URL's bytes",
     )
+    lab.add_argument(
+        "--rbd-pool",
+        metavar="POOL",
+        help="the image's store is Ceph RBD with this pool (from --config when its default "
+        "store, or --store, is rbd): its direct_url or locations must name "
+        "rbd://<fsid>/POOL/<image id>/snap; the file-store checks do not apply",
+    )
+    _add_node_options(p)
     run = p.add_argument_group("run")
     run.add_argument(
         "--skip",

@@ -160,15 +160,36 @@ def status_text(method: str, path: str, resp: Any) -> str:
 class GlanceApi:
     """Glance image API v2 calls as one user. Unexpected HTTP status -> CheckFailed."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, endpoint: str | None = None) -> None:
+        """``endpoint``: talk to this Image API URL (e.g. one glance-api node's
+        ``http://10.0.0.21:9292/v2``) with the same token, instead of the catalog's."""
         self._image = conn.image
+        self._endpoint = endpoint.rstrip("/") if endpoint else None
+
+    def _request(self, path: str, method: str, **kwargs: Any) -> Any:
+        if self._endpoint is None:
+            return self._image.request(path, method, **kwargs)
+        import keystoneauth1.exceptions as ksa  # noqa: PLC0415
+
+        # An absolute URL: keystoneauth sends it there, with the token, past the catalog.
+        url = f"{self._endpoint}{path}"
+        try:
+            return self._image.request(url, method, **kwargs)
+        except ksa.ConnectionError as exc:
+            raise CheckFailed(f"{method} {url}: no answer: {_one_line(str(exc))}") from None
 
     def _call(self, method: str, path: str, expect: Iterable[int], **kwargs: Any) -> Any:
         kwargs.setdefault("raise_exc", False)
-        resp = self._image.request(path, method, **kwargs)
+        resp = self._request(path, method, **kwargs)
         if resp.status_code not in tuple(expect):
-            raise CheckFailed(status_text(method, path, resp))
+            where = f" at {self._endpoint}" if self._endpoint else ""
+            raise CheckFailed(status_text(method, path, resp) + where)
         return resp
+
+    def header(self, path: str, name: str) -> str | None:
+        """GET ``path`` (expecting 200): the value of the response header ``name``, if any."""
+        value = self._call("GET", path, (200,)).headers.get(name)
+        return None if value is None else str(value)
 
     def versions(self) -> list[dict[str, Any]]:
         """The API versions Glance serves (``GET /versions`` at the endpoint's root)."""
@@ -254,7 +275,7 @@ class GlanceApi:
 
     def download_status(self, image_id: str) -> int:
         """Try to download: only the HTTP status matters, at most one chunk is read."""
-        resp = self._image.request(f"/images/{image_id}/file", "GET", raise_exc=False, stream=True)
+        resp = self._request(f"/images/{image_id}/file", "GET", raise_exc=False, stream=True)
         try:
             if resp.status_code == 200:
                 next(resp.iter_content(64 * 1024), b"")

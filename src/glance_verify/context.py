@@ -68,6 +68,9 @@ class Context:
     deleted: bool = False
     #: The Glance release the run talked to (step release), for the reports.
     release: str | None = None
+    #: What steps api-nodes and lb-spread found, for the JSON report: "api_nodes"
+    #: ({url: "pass" or the problems}) and "lb_spread" ({"requests", "header", "served_by"}).
+    nodes: dict[str, object] = field(default_factory=dict)
     _domain_id: str | None = None
 
     def __post_init__(self) -> None:

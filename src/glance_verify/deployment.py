@@ -7,16 +7,19 @@ Format 1 (every key optional except ``format``)::
      "release": {"debian": "13", "openstack": "2025.1"},
      "api_url": "http://127.0.0.1:9292",
      "single_store": {"stores": ["file", "http"], "default": "file",
-                      "file_dir": "/var/lib/glance/images/"},
+                      "file_dir": "/var/lib/glance/images/", "rbd_pool": null},
      "backends": [{"name": "fast", "type": "file", "path": "/var/lib/glance/images/",
-                   "default": true}],
+                   "pool": null, "default": true}],
+     "show_image_direct_url": false,
+     "show_multiple_locations": false,
      "staging_dir": "/var/lib/glance/staging/",
      "image_cache": {"enabled": true, "dir": "/var/lib/glance/image-cache/"},
      "quota": "64MB",
      "keystone_limits": {"image_size_total": 100},
      "database": {"host": "127.0.0.1", "name": "glance", "user": "glance"}}
 
-``backends`` empty: single-store mode (``single_store``); ``quota`` "0": off;
+``backends`` empty: single-store mode (``single_store``); ``rbd_pool`` / ``pool``: the
+Ceph pool of an rbd store (null otherwise); ``quota`` "0": off;
 ``keystone_limits`` {}: off. A missing file, bad JSON, another format, an unknown key or a
 value of the wrong type is a ConfigError naming the file and the key.
 """
@@ -42,8 +45,17 @@ SCHEMA: dict[str, Any] = {
     "format": int,
     "release": {"debian": str, "openstack": str},
     "api_url": str,
-    "single_store": {"stores": [str], "default": str, "file_dir": (str, _NONE)},
-    "backends": [{"name": str, "type": str, "path": (str, _NONE), "default": bool}],
+    "single_store": {
+        "stores": [str],
+        "default": str,
+        "file_dir": (str, _NONE),
+        "rbd_pool": (str, _NONE),
+    },
+    "backends": [
+        {"name": str, "type": str, "path": (str, _NONE), "pool": (str, _NONE), "default": bool}
+    ],
+    "show_image_direct_url": bool,
+    "show_multiple_locations": bool,
     "staging_dir": (str, _NONE),
     "image_cache": {"enabled": bool, "dir": (str, _NONE)},
     "quota": (str, int),
@@ -61,6 +73,8 @@ class DeployedBackend:
     type: str
     path: str | None
     default: bool
+    #: The Ceph pool of an rbd backend.
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,8 @@ class Deployment:
     api_url: str | None = None
     default_store: str | None = None
     file_dir: str | None = None
+    #: The single store's Ceph pool, when rbd is among its stores.
+    rbd_pool: str | None = None
     backends: tuple[DeployedBackend, ...] = ()
     staging_dir: str | None = None
     image_cache: bool = False
@@ -81,6 +97,33 @@ class Deployment:
     quota: str | None = None
     keystone_limits: tuple[tuple[str, int], ...] = ()
     db_url: str | None = None
+    #: show_image_direct_url and show_multiple_locations (None: the file does not say).
+    show_image_direct_url: bool | None = None
+    show_multiple_locations: bool | None = None
+
+    @property
+    def locations_hidden(self) -> bool:
+        """The file says Glance shows neither direct_url nor locations."""
+        return self.show_image_direct_url is False and self.show_multiple_locations is False
+
+    def rbd_pool_of(self, store: str | None) -> str | None:
+        """The Ceph pool an upload lands in when its store is rbd: ``store`` (a backend's
+        name; None: the default store), else None."""
+        if self.backends:
+            backend = (
+                self.default_backend
+                if store is None
+                else next((b for b in self.backends if b.name == store), None)
+            )
+            return backend.pool if backend is not None and backend.type == "rbd" else None
+        if store is None and self.default_store == "rbd":
+            return self.rbd_pool
+        return None
+
+    @property
+    def upload_backends(self) -> tuple[DeployedBackend, ...]:
+        """The backends that take uploads (file and rbd): step backends tries each."""
+        return tuple(b for b in self.backends if b.type in ("file", "rbd"))
 
     @property
     def default_backend(self) -> DeployedBackend | None:
@@ -172,7 +215,9 @@ def _deployment(data: object, source: str) -> Deployment:
     single = data.get("single_store", {})
     cache = data.get("image_cache", {})
     backends = tuple(
-        DeployedBackend(b["name"], b.get("type", "file"), b.get("path"), b.get("default", False))
+        DeployedBackend(
+            b["name"], b.get("type", "file"), b.get("path"), b.get("default", False), b.get("pool")
+        )
         for i, b in enumerate(data.get("backends", []))
         if _require(b, f"backends[{i}]", "name")
     )
@@ -190,6 +235,7 @@ def _deployment(data: object, source: str) -> Deployment:
         api_url=data.get("api_url"),
         default_store=single.get("default"),
         file_dir=single.get("file_dir"),
+        rbd_pool=single.get("rbd_pool"),
         backends=backends,
         staging_dir=data.get("staging_dir"),
         image_cache=bool(cache.get("enabled", False)),
@@ -197,6 +243,8 @@ def _deployment(data: object, source: str) -> Deployment:
         quota=None if quota in (None, "0", "0B") else quota,
         keystone_limits=tuple(sorted(data.get("keystone_limits", {}).items())),
         db_url=db_url,
+        show_image_direct_url=data.get("show_image_direct_url"),
+        show_multiple_locations=data.get("show_multiple_locations"),
     )
 
 

@@ -11,6 +11,11 @@ class CheckFailed(VerifyError):
     """A verification check did not hold (exit code 1)."""
 
 
+class StepSkipped(VerifyError):
+    """A step found, once running, that there is nothing it can check (e.g. Glance shows
+    no image location): the step is reported skipped with this reason, not failed."""
+
+
 class ConfigError(VerifyError):
     """Bad usage, input or configuration (exit code 2)."""
 

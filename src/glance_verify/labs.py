@@ -36,6 +36,7 @@ from glance_verify.storage import (
     limit_fill_mib,
     location_problems,
     parse_usage,
+    rbd_location_problems,
     repeating,
 )
 
@@ -123,6 +124,9 @@ def _check_backend(ctx: Context, backend: Backend) -> str:
         problems.append(mismatch("stores", name, image.get("stores")))
     notes = [f"active, stores={name}, checksum and {local.algo} = local"]
     urls = image_location_urls(image)
+    if backend.pool is not None and urls is not None:
+        problems += rbd_location_problems(urls, backend.pool, image_id)
+        notes.append(f"location rbd://<fsid>/{backend.pool}/<id>/snap")
     if backend.directory is not None:
         if urls is None:
             notes.append("location not shown (show_multiple_locations, show_image_direct_url off)")

@@ -26,10 +26,11 @@ from glance_verify.compare import (
     require,
 )
 from glance_verify.context import Context, Transfer
-from glance_verify.errors import CheckFailed
+from glance_verify.errors import CheckFailed, StepSkipped
 from glance_verify.hashing import Digests, HashingReader
 from glance_verify.progress import human_bytes
 from glance_verify.source import remove_scratch, resolve_source
+from glance_verify.storage import image_location_urls, rbd_location_problems
 
 #: The image property that step set-property writes and reads back.
 PROPERTY_KEY = "glance_verify_check"
@@ -194,6 +195,24 @@ def step_store_file(ctx: Context) -> str:
     if ctx.opts.store_path is None:
         raise CheckFailed("no --store-path")
     return require_file_size(ctx.opts.store_path / ctx.image, ctx.digests.size)
+
+
+def step_store_rbd(ctx: Context) -> str:
+    pool = ctx.opts.rbd_pool
+    if pool is None:
+        raise CheckFailed("no rbd pool (--rbd-pool)")
+    shown = ctx.api.get_image(ctx.image)
+    if shown is None:
+        raise CheckFailed(f"image show {ctx.image}: 404")
+    urls = image_location_urls(shown)
+    if urls is None:
+        raise StepSkipped(
+            "Glance shows neither direct_url nor locations (show_image_direct_url and "
+            "show_multiple_locations off): the image's place in Ceph is not visible"
+        )
+    require(rbd_location_problems(urls, pool, ctx.image))
+    field = "locations" if shown.get("locations") else "direct_url"
+    return f"{field}: {urls[0]} (pool {pool}, the image's id, snapshot snap)"
 
 
 def step_list_show(ctx: Context) -> str:

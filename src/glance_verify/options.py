@@ -16,6 +16,8 @@ from glance_verify.hashing import MIB
 from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
 
 DEFAULT_TIMEOUT = 300.0
+#: The response header the haproxy role sets to the name of the backend that answered.
+DEFAULT_SERVED_BY_HEADER = "X-Served-By"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Backend:
     name: str
     #: Its filesystem_store_datadir on the Glance host, when given (``NAME=DIR``).
     directory: PurePosixPath | None = None
+    #: The Ceph pool of an rbd backend (from --config): its location names it.
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,17 @@ class Options:
     image_cache: bool = False
     image_cache_dir: Path | None = None
     http_url: str | None = None
+    #: Each glance-api node's own URL (--api-node), e.g. http://10.0.0.21:9292: steps
+    #: api-nodes and lb-spread run when there is any.
+    api_nodes: tuple[str, ...] = ()
+    #: The load balancer's response header naming the node that answered; "" turns step
+    #: lb-spread off.
+    served_by_header: str = DEFAULT_SERVED_BY_HEADER
+    #: The Ceph pool of the store the image goes to, when it is rbd (step store-rbd).
+    rbd_pool: str | None = None
+    #: The settings say Glance shows no location (show_image_direct_url and
+    #: show_multiple_locations off): store-rbd has nothing to look at.
+    locations_hidden: bool = False
     #: Append each temporary user's password here (for a harness's leak scan).
     record_secrets: Path | None = None
     member_role: str = "member"

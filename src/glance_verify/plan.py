@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from glance_verify import labs, lifecycle
+from glance_verify import labs, lifecycle, nodes
 from glance_verify.context import Context
 from glance_verify.options import Options
 
@@ -24,6 +24,26 @@ class Step:
     skippable: bool = True
     #: Given the options, why this step does not apply (None: it applies).
     not_applicable: Callable[[Options], str | None] = lambda opts: None
+
+
+def _file_store_not_applicable(o: Options) -> str | None:
+    if o.rbd_pool:
+        return "the image's store is rbd"
+    return None if o.store_path else "no --store-path"
+
+
+def _rbd_not_applicable(o: Options) -> str | None:
+    if not o.rbd_pool:
+        return "the image's store is not rbd (no --rbd-pool)"
+    if o.locations_hidden:
+        return "Glance shows no locations (show_image_direct_url, show_multiple_locations off)"
+    return None
+
+
+def _spread_not_applicable(o: Options) -> str | None:
+    if not o.api_nodes:
+        return "no --api-node"
+    return None if o.served_by_header else "--served-by-header ''"
 
 
 STEPS: tuple[Step, ...] = (
@@ -67,7 +87,16 @@ STEPS: tuple[Step, ...] = (
         "the store holds STORE_PATH/<image id> with the image's size",
         lifecycle.step_store_file,
         requires=("upload",),
-        not_applicable=lambda o: None if o.store_path else "no --store-path",
+        not_applicable=lambda o: _file_store_not_applicable(o),
+    ),
+    Step(
+        "store-rbd",
+        "the image's store is rbd: its direct_url or locations name "
+        "rbd://<fsid>/POOL/<image id>/snap in the configured pool (skipped when Glance "
+        "shows neither)",
+        lifecycle.step_store_rbd,
+        requires=("upload",),
+        not_applicable=lambda o: _rbd_not_applicable(o),
     ),
     Step(
         "image-cache",
@@ -119,6 +148,24 @@ STEPS: tuple[Step, ...] = (
         requires=("upload",),
     ),
     Step(
+        "api-nodes",
+        "per --api-node: the node itself (same token, its own URL) shows the image active "
+        "with the uploaded size, checksum and os_hash_value, and its download hashes "
+        "(md5, os_hash) equal the local file's",
+        nodes.step_api_nodes,
+        requires=("upload",),
+        not_applicable=lambda o: None if o.api_nodes else "no --api-node",
+    ),
+    Step(
+        "lb-spread",
+        "GET /v2/images/<id> through the public endpoint, two per --api-node (at least "
+        f"{nodes.MIN_SPREAD_REQUESTS}): the --served-by-header values name at least as many "
+        "servers as there are --api-node",
+        nodes.step_lb_spread,
+        requires=("upload",),
+        not_applicable=lambda o: _spread_not_applicable(o),
+    ),
+    Step(
         "delete",
         "delete the image; GET answers 404",
         lifecycle.step_delete,
@@ -138,7 +185,7 @@ STEPS: tuple[Step, ...] = (
         lifecycle.step_store_file_gone,
         # Without store-file having found the file, "gone" proves nothing.
         requires=("delete", "store-file"),
-        not_applicable=lambda o: None if o.store_path else "no --store-path",
+        not_applicable=lambda o: _file_store_not_applicable(o),
     ),
     Step(
         "store-info",

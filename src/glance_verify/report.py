@@ -105,6 +105,9 @@ def options_summary(opts: Options) -> dict[str, Any]:
         "image_cache": opts.image_cache,
         "image_cache_dir": str(opts.image_cache_dir) if opts.image_cache_dir else None,
         "http_url": opts.http_url,
+        "rbd_pool": opts.rbd_pool,
+        "api_nodes": list(opts.api_nodes),
+        "served_by_header": opts.served_by_header,
         "skip": sorted(opts.skip),
         "config": str(opts.config_path) if opts.config_path else None,
         "expect_release": list(opts.expect_release) if opts.expect_release else None,
@@ -145,6 +148,9 @@ def to_dict(run: RunResult, opts: Options) -> dict[str, Any]:
         "required_steps": list(run.required),
         "unmet_required": [r.name for r in run.unmet],
         "options": options_summary(opts),
+        # Steps api-nodes ({url: "pass" or the problems}) and lb-spread (answers per server).
+        "api_nodes": run.nodes.get("api_nodes"),
+        "lb_spread": run.nodes.get("lb_spread"),
         "source": None
         if source is None
         else {

@@ -11,7 +11,13 @@ from typing import Literal
 
 from glance_verify.cleanup import CleanupResult, SignalGuard
 from glance_verify.context import Context, Transfer
-from glance_verify.errors import CloudUnreachable, ConfigError, Interrupted, error_text
+from glance_verify.errors import (
+    CloudUnreachable,
+    ConfigError,
+    Interrupted,
+    StepSkipped,
+    error_text,
+)
 from glance_verify.hashing import Digests
 from glance_verify.options import Options
 from glance_verify.plan import STEPS, Step, enabled_steps
@@ -44,6 +50,8 @@ class RunResult:
     release: str | None = None
     #: With --require-enabled: the steps the options turn on, each of which must pass.
     required: tuple[str, ...] = ()
+    #: Per-node and load-balancer findings (steps api-nodes, lb-spread), for the reports.
+    nodes: dict[str, object] = field(default_factory=dict)
 
     @property
     def cleanup_ok(self) -> bool:
@@ -107,6 +115,8 @@ def _run_one(step: Step, ctx: Context) -> tuple[StepResult, str | None]:
         return StepResult(step.name, "fail", elapsed, f"interrupted ({exc.signal_name})"), (
             exc.signal_name
         )
+    except StepSkipped as exc:
+        return StepResult(step.name, "skip", time.monotonic() - start, str(exc)), None
     except Exception as exc:  # noqa: BLE001 - any error fails this step only
         return StepResult(step.name, "fail", time.monotonic() - start, error_text(exc)), None
     return StepResult(step.name, "pass", time.monotonic() - start, detail), None
@@ -176,4 +186,5 @@ def run_steps(
         transfers=dict(ctx.transfers),
         release=ctx.release,
         required=enabled_steps(ctx.opts, steps) if ctx.opts.require_enabled else (),
+        nodes=dict(ctx.nodes),
     )

@@ -22,11 +22,18 @@ from glance_verify.db import DbUrl, parse_db_url
 from glance_verify.deployment import Deployment, read_deployment
 from glance_verify.errors import ConfigError
 from glance_verify.hashing import MIB, check_algorithm, parse_expected_hash
+from glance_verify.nodes import check_header_name, parse_api_nodes
 from glance_verify.options import DEFAULTS, Backend, Options, local_dir_option
 from glance_verify.plan import SKIPPABLE
 from glance_verify.report import check_writable
 from glance_verify.source import validate_image_file, validate_url
-from glance_verify.storage import check_backends, parse_backend, parse_limit, parse_quota
+from glance_verify.storage import (
+    check_backends,
+    check_pool,
+    parse_backend,
+    parse_limit,
+    parse_quota,
+)
 
 DB_URL_ENV = "GLANCE_VERIFY_DB_URL"
 V = TypeVar("V")
@@ -120,7 +127,11 @@ class Sources:
             backends = tuple(parse_backend(b) for b in args.backend)
         elif dep is not None:
             backends = tuple(
-                parse_backend(f"{b.name}={b.path}" if b.path else b.name) for b in dep.file_backends
+                dataclasses.replace(
+                    parse_backend(f"{b.name}={b.path}" if b.path and b.type == "file" else b.name),
+                    pool=b.pool if b.type == "rbd" else None,
+                )
+                for b in dep.upload_backends
             )
         else:
             backends = ()
@@ -162,6 +173,16 @@ class Sources:
             args.image_cache_dir, "--image-cache-dir", "image_cache.dir", from_file
         )
 
+    def rbd_pool(self) -> str | None:
+        """The Ceph pool the image goes to when its store is rbd: --rbd-pool, else the
+        file's pool of --store (or of the default store)."""
+        if self.args.rbd_pool is not None:
+            return check_pool(self.args.rbd_pool, "--rbd-pool")
+        if self.deployment is None:
+            return None
+        pool = self.deployment.rbd_pool_of(self.args.store)
+        return check_pool(pool, f"{self.deployment.source}: pool") if pool else None
+
     def db_url(self) -> DbUrl | None:
         url = self.args.db_url or os.environ.get(DB_URL_ENV)
         if not url and self.deployment is not None:
@@ -194,6 +215,12 @@ def options_from_args(args: argparse.Namespace) -> Options:
     else:
         validate_url(image_url)
     store_path = sources.store_path()
+    rbd_pool = sources.rbd_pool()
+    if rbd_pool and args.store_path:
+        raise ConfigError(
+            f"--store-path {args.store_path}: the image's store is rbd (pool {rbd_pool}), "
+            "it has no directory"
+        )
     backends, default_backend, local_stores = sources.backends()
     quota, quota_text = sources.quota()
     limits_on, limit_expect, limit_fill_max = sources.keystone_limits()
@@ -232,6 +259,10 @@ def options_from_args(args: argparse.Namespace) -> Options:
         image_cache=image_cache,
         image_cache_dir=image_cache_dir,
         http_url=args.http_url,
+        api_nodes=parse_api_nodes(args.api_node or []),
+        served_by_header=check_header_name(given(args.served_by_header, d.served_by_header)),
+        rbd_pool=rbd_pool,
+        locations_hidden=bool(deployment and deployment.locations_hidden),
         record_secrets=Path(args.record_secrets) if args.record_secrets else None,
         member_role=given(args.member_role, d.member_role),
         skip=skip,

@@ -115,6 +115,17 @@ def describe_limits(table: Mapping[str, tuple[int, int]]) -> str:
     return ", ".join(parts)
 
 
+#: A Ceph pool name as glance_store's rbd_store_pool takes it (no '/', which would break
+#: the rbd://FSID/POOL/IMAGE/SNAP location).
+POOL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def check_pool(text: str, flag: str) -> str:
+    if not POOL_NAME.match(text):
+        raise ConfigError(f"{flag} {text!r}: not a Ceph pool name (letters, digits, _ . -)")
+    return text
+
+
 def parse_backend(text: str) -> Backend:
     """``--backend NAME`` or ``--backend NAME=DIR`` (DIR: its directory on the Glance host)."""
     name, sep, directory = text.partition("=")
@@ -189,6 +200,43 @@ def location_problems(urls: Sequence[str], directory: PurePosixPath, image_id: s
     if file_url_path(urls[0]) != want:
         return [f"location: expected file://{want}, got {urls[0]}"]
     return []
+
+
+#: glance_store's rbd driver writes ``rbd://<fsid>/<pool>/<image>/<snapshot>`` (each part
+#: URL-quoted); the image is named by its id and protected by the snapshot ``snap``.
+RBD_URL = re.compile(r"^rbd://(?P<fsid>[^/]+)/(?P<pool>[^/]+)/(?P<image>[^/]+)/(?P<snap>[^/]+)$")
+
+
+def parse_rbd_url(url: str) -> tuple[str, str, str, str] | None:
+    """(fsid, pool, image, snapshot) of an rbd location URL; None for any other URL
+    (another scheme, or the old ``rbd://<image>`` form without cluster and pool)."""
+    match = RBD_URL.match(url)
+    if match is None:
+        return None
+    fsid, pool, image, snap = (unquote(match.group(k)) for k in ("fsid", "pool", "image", "snap"))
+    return fsid, pool, image, snap
+
+
+def rbd_location_problems(urls: Sequence[str], pool: str, image_id: str) -> list[str]:
+    """An image in an rbd store has one location, ``rbd://<fsid>/<pool>/<image id>/snap``,
+    in the configured pool."""
+    want = f"rbd://<fsid>/{pool}/{image_id}/snap"
+    if len(urls) != 1:
+        return [f"locations: expected one, {want}, got {len(urls)}: {', '.join(urls)}"]
+    parts = parse_rbd_url(urls[0])
+    if parts is None:
+        return [f"location: expected {want}, got {urls[0]}"]
+    fsid, got_pool, image, snap = parts
+    problems = []
+    if got_pool != pool:
+        problems.append(f"location {urls[0]}: pool {got_pool}, expected {pool}")
+    if image != image_id:
+        problems.append(f"location {urls[0]}: image {image}, expected {image_id}")
+    if snap != "snap":
+        problems.append(f"location {urls[0]}: snapshot {snap}, expected snap")
+    if fsid in ("", "None"):
+        problems.append(f"location {urls[0]}: no cluster fsid")
+    return problems
 
 
 def cache_entry(entries: Sequence[Mapping[str, Any]], image_id: str) -> Mapping[str, Any] | None:

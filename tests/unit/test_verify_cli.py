@@ -155,6 +155,13 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["--image-cache-dir", "/tmp"], "--image-cache-dir needs --image-cache"),
         (["--image-cache", "--image-cache-dir", "/nonexistent/c"], "not a directory"),
         (["--http-url", "ftp://h/x.img"], "--http-url 'ftp://h/x.img': not an http(s) URL"),
+        (["--api-node", "10.0.0.21:9292"], "--api-node '10.0.0.21:9292': expected http(s)://"),
+        (["--api-node", "http://10.0.0.21:92x2"], "--api-node 'http://10.0.0.21:92x2': not a URL"),
+        (["--api-node", "http://10.0.0.21:9292/v2"], "without /v2"),
+        (["--api-node", "http://h:1", "--api-node", "http://h:1/"], "given more than once"),
+        (["--served-by-header", "X Served"], "not an HTTP header name"),
+        (["--rbd-pool", "a/b"], "--rbd-pool 'a/b': not a Ceph pool name"),
+        (["--rbd-pool", "images", "--store-path", "/tmp"], "the image's store is rbd"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -239,9 +239,10 @@ def test_enabled_steps_mirror_the_playbooks_rule(tmp_path: Path) -> None:
     full = Options(
         store_path=tmp_path, db_url=object(),  # type: ignore[arg-type]
         backends=(Backend("fast"),), default_backend="fast", quota=1, keystone_limits=True,
-        image_cache=True, http_url="http://x/i",
+        image_cache=True, http_url="http://x/i", api_nodes=("http://10.0.0.21:9292",),
     )  # fmt: skip
-    assert set(enabled_steps(full)) == {s.name for s in STEPS} - {"expected-hash"}
+    # A file store or an rbd store, never both: store-rbd has its own tests.
+    assert set(enabled_steps(full)) == {s.name for s in STEPS} - {"expected-hash", "store-rbd"}
     # --keep: no delete, so no db-row and no store-file-gone either.
     kept = Options(store_path=tmp_path, db_url=object(), keep=True)  # type: ignore[arg-type]
     assert {"delete", "db-row", "store-file-gone"}.isdisjoint(enabled_steps(kept))
