@@ -547,3 +547,46 @@ def test_ceph_daemons_run_from_init_scripts_without_systemd() -> None:
         "ceph", "_ceph_daemons", ceph_mon_id="ceph", ansible_facts={"service_mgr": "systemd"}
     )
     assert [d["service"] for d in daemons] == ["ceph-mon@ceph", "ceph-mgr@ceph", "ceph-osd@0"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "pool", "hidden"),
+    [
+        # The ceph scenario's (molecule/ceph/molecule.yml).
+        (
+            {"glance_stores": ["rbd", "http"], "glance_default_store": "rbd",
+             "glance_show_image_direct_url": True},
+            "images",
+            False,
+        ),
+        ({"glance_stores": ["file", "rbd"], "glance_default_store": "file"}, None, True),
+        ({"glance_backends": RBD_BACKENDS, "glance_show_multiple_locations": True}, "images", False),
+    ],
+    ids=["single-rbd-default", "single-rbd-not-default", "rbd-backends"],
+)  # fmt: skip
+def test_the_settings_fact_tells_the_verifier_the_rbd_pool_and_where_locations_show(
+    settings: dict[str, object], pool: str | None, hidden: bool
+) -> None:
+    """glance-verify plans store-rbd from these: the pool of the image's store, and
+    whether Glance shows a location at all."""
+    data = role_var(
+        "glance",
+        "_glance_settings",
+        ansible_facts={"distribution_major_version": "12"},
+        **SECRETS,
+        **settings,
+    )
+    deployment = parse_deployment(json.dumps(data), "glance.fact")
+    assert deployment.rbd_pool_of(None) == pool
+    assert deployment.locations_hidden is hidden
+    assert CEPH_KEY not in json.dumps(data)
+    if settings.get("glance_backends"):
+        assert [(b["name"], b["type"], b["pool"]) for b in data["backends"]] == [
+            ("fast", "file", None),
+            ("ceph", "rbd", "images"),
+            ("cold", "rbd", "cold"),
+        ]
+        assert deployment.rbd_pool_of("cold") == "cold"
+        assert deployment.rbd_pool_of("fast") is None
+    else:
+        assert data["single_store"]["rbd_pool"] == "images"
