@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+import yaml
 
 from glance_verify import cli
 from glance_verify.deployment import parse_deployment
@@ -299,3 +300,46 @@ def test_the_file_s_rbd_keys_are_typed(tmp_path: Path) -> None:
     bad = {"format": 1, "single_store": {"stores": ["rbd"], "default": "rbd", "rbd_pool": 3}}
     with pytest.raises(ConfigError, match=r"single_store\.rbd_pool"):
         parse_deployment(json.dumps(bad), "f")
+
+
+# --- playbooks/verify.yml ----------------------------------------------------------------
+
+
+def verify_play_api_nodes(glance: dict[str, str], **more: Any) -> list[str]:
+    """The play's ``_verify_api_nodes``, templated by Ansible for an inventory whose glance
+    hosts have these lab_address values."""
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.template import Templar  # noqa: PLC0415
+
+    from templating import ROOT, _trusted  # noqa: PLC0415
+
+    plays = yaml.safe_load((ROOT / "playbooks/verify.yml").read_text())
+    play = next(p for p in plays if "vars" in p and "_verify_api_nodes" in p["vars"])
+    variables = {
+        **_trusted(play["vars"]),
+        "groups": {"glance": list(glance), **more.pop("groups", {})},
+        "hostvars": {host: {"lab_address": address} for host, address in glance.items()},
+        **more,
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    nodes = templar.template(variables["_verify_api_nodes"])
+    assert isinstance(nodes, list)
+    return [str(n) for n in nodes]
+
+
+def test_verify_play_names_each_glance_node_when_there_are_several() -> None:
+    nodes = verify_play_api_nodes({"glance1": "10.0.0.21", "glance2": "fd00::22"})
+    assert nodes == ["http://10.0.0.21:9292", "http://[fd00::22]:9292"]
+    # glance-verify takes them as the play passes them.
+    opts = cli.parse_args([f"--api-node={n}" for n in nodes])
+    assert opts.api_nodes == tuple(nodes)
+
+
+def test_verify_play_names_one_node_behind_a_load_balancer_and_none_alone() -> None:
+    assert verify_play_api_nodes({"glance1": "127.0.0.1"}) == []
+    behind = verify_play_api_nodes({"glance1": "10.0.0.21"}, groups={"loadbalancer": ["lb1"]})
+    assert behind == ["http://10.0.0.21:9292"]
+    given = verify_play_api_nodes(
+        {"glance1": "10.0.0.21", "glance2": "10.0.0.22"}, verify_api_nodes=["https://g1:443"]
+    )
+    assert given == ["https://g1:443"]
