@@ -560,7 +560,11 @@ def test_ceph_daemons_run_from_init_scripts_without_systemd() -> None:
             False,
         ),
         ({"glance_stores": ["file", "rbd"], "glance_default_store": "file"}, None, True),
-        ({"glance_backends": RBD_BACKENDS, "glance_show_multiple_locations": True}, "images", False),
+        (
+            {"glance_backends": RBD_BACKENDS, "glance_show_multiple_locations": True},
+            "images",
+            False,
+        ),
     ],
     ids=["single-rbd-default", "single-rbd-not-default", "rbd-backends"],
 )  # fmt: skip
