@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from glance_verify.cloud import GlanceApi, hash_download
 from glance_verify.compare import digest_problems, image_record_problems, require
 from glance_verify.context import Context
-from glance_verify.errors import CheckFailed, ConfigError
+from glance_verify.errors import CheckFailed, ConfigError, error_text
 from glance_verify.hashing import Digests
 
 #: An HTTP header name (RFC 9110 token).
@@ -139,8 +139,8 @@ def step_api_nodes(ctx: Context) -> str:
     for url in ctx.opts.api_nodes:
         try:
             problems = _check_node(ctx, url)
-        except CheckFailed as exc:
-            problems = [str(exc)]
+        except Exception as exc:  # noqa: BLE001 - a broken node fails its own verdict only
+            problems = [error_text(exc)]
         results[url] = "; ".join(problems) if problems else "pass"
     ctx.nodes["api_nodes"] = results
     failed = [f"{url}: {text}" for url, text in results.items() if text != "pass"]
