@@ -20,6 +20,7 @@ from glance_verify import cli, ledger
 from glance_verify.cloud import cloud_region, user_connection
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed
+from glance_verify.imports import ImportFilters
 from glance_verify.lifecycle import step_release
 from glance_verify.options import Backend, Options
 from glance_verify.plan import STEPS, enabled_steps
@@ -239,7 +240,8 @@ def test_enabled_steps_mirror_the_playbooks_rule(tmp_path: Path) -> None:
     full = Options(
         store_path=tmp_path, db_url=object(),  # type: ignore[arg-type]
         backends=(Backend("fast"),), default_backend="fast", quota=1, keystone_limits=True,
-        image_cache=True, http_url="http://x/i",
+        image_cache=True, http_url="http://x/i", import_methods=("glance-direct", "web-download"),
+        import_filters=ImportFilters(allowed_hosts=("127.0.0.1",), allowed_ports=(8089,)),
     )  # fmt: skip
     assert set(enabled_steps(full)) == {s.name for s in STEPS} - {"expected-hash"}
     # --keep: no delete, so no db-row and no store-file-gone either.
