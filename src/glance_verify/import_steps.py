@@ -285,14 +285,15 @@ def _listen_if_ours(ctx: Context, url: str) -> Iterator[ServedFile | None]:
     """Listen on the refused URL when it is on this machine's --serve-address, to see
     that Glance never asks; None when it is elsewhere or the port cannot be bound."""
     parts = urllib.parse.urlsplit(url)
-    if parts.hostname != ctx.opts.serve_address or parts.port is None:
-        yield None
-        return
-    try:
-        with serve_file(None, ctx.opts.serve_address, parts.port, parts.path) as served:
-            yield served
-    except CheckFailed:
-        yield None
+    with contextlib.ExitStack() as stack:
+        served = None
+        if parts.hostname == ctx.opts.serve_address and parts.port is not None:
+            # Only the bind may fail quietly; a failure in the block is the step's.
+            with contextlib.suppress(CheckFailed):
+                served = stack.enter_context(
+                    serve_file(None, ctx.opts.serve_address, parts.port, parts.path)
+                )
+        yield served
 
 
 def step_import_refused(ctx: Context) -> str:

@@ -339,3 +339,18 @@ def test_serving_on_a_busy_port_fails_with_the_option_to_change(
     ):
         pass
     assert ctx.opts.serve_port == import_lab["serve_port"]
+
+
+def test_refused_listener_lets_the_step_s_own_failure_through(
+    make_context: MakeContext, import_lab: dict[str, Any]
+) -> None:
+    ctx = make_context(**import_lab)
+    url = http_url("127.0.0.1", import_lab["serve_port"], "r")
+    with pytest.raises(CheckFailed, match="from the step"), import_steps._listen_if_ours(ctx, url):
+        raise CheckFailed("from the step")
+    # A port that cannot be bound: no listener, no failure.
+    with (
+        import_steps.serve_file(None, "127.0.0.1", import_lab["serve_port"], "x"),
+        import_steps._listen_if_ours(ctx, url) as served,
+    ):
+        assert served is None
