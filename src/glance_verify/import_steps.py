@@ -130,6 +130,18 @@ def _require_offered(ctx: Context, method: str) -> None:
         )
 
 
+def step_import_methods(ctx: Context) -> str:
+    """GET /v2/info/import offers exactly the methods the deployment enables."""
+    offered = ctx.api.import_methods()
+    enabled = list(ctx.opts.import_methods)
+    if sorted(offered) != sorted(enabled):
+        raise CheckFailed(
+            f"GET /v2/info/import offers [{', '.join(offered)}], the settings enable "
+            f"[{', '.join(enabled)}]"
+        )
+    return f"GET /v2/info/import offers {', '.join(offered)}, as enabled"
+
+
 def _timeline(ctx: Context, step: str) -> Timeline:
     timeline = Timeline()
     ctx.timelines[step] = timeline

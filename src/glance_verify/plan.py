@@ -218,6 +218,14 @@ def refused_not_applicable(opts: Options) -> str | None:
 
 IMPORT_STEPS: tuple[Step, ...] = (
     Step(
+        "import-methods",
+        "GET /v2/info/import offers exactly the enabled import methods",
+        import_steps.step_import_methods,
+        not_applicable=lambda o: (
+            None if o.import_methods else _method_off(o, "any import method")
+        ),
+    ),
+    Step(
         "import-glance-direct",
         "create, stage the data (PUT /stage), import with glance-direct: statuses queued -> "
         "uploading -> importing -> active (each with its time), size, checksum and os_hash "

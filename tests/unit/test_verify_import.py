@@ -179,7 +179,9 @@ def test_import_steps_run_only_for_enabled_methods() -> None:
     none = Options()
     assert "import-glance-direct" not in enabled_steps(none)
     direct = Options(import_methods=("glance-direct",))
-    assert {"import-glance-direct"} == {s for s in enabled_steps(direct) if "import" in s}
+    assert {"import-methods", "import-glance-direct"} == {
+        s for s in enabled_steps(direct) if "import" in s
+    }
     reason = web_download_not_applicable(direct)
     assert reason == "web-download is not an enabled import method (glance-direct)"
 
@@ -354,3 +356,15 @@ def test_refused_listener_lets_the_step_s_own_failure_through(
         import_steps._listen_if_ours(ctx, url) as served,
     ):
         assert served is None
+
+
+def test_import_methods_step_compares_what_glance_offers(
+    make_context: MakeContext, fake_glance: FakeGlance, import_lab: dict[str, Any]
+) -> None:
+    ctx = make_context(**import_lab)
+    assert import_steps.step_import_methods(ctx) == (
+        "GET /v2/info/import offers glance-direct, web-download, copy-image, as enabled"
+    )
+    fake_glance.import_methods = ("glance-direct",)
+    with pytest.raises(CheckFailed, match=r"offers \[glance-direct\], the settings enable"):
+        import_steps.step_import_methods(ctx)

@@ -188,6 +188,7 @@ def test_optional_steps_skipped_without_their_options(make_context: MakeContext)
         "quota": "no --quota",
         "keystone-limits": "no --keystone-limits",
         "http-store": "no --http-url",
+        "import-methods": NO_METHODS,
         "import-glance-direct": NO_METHODS,
         "import-web-download": NO_METHODS,
         "import-refused": NO_METHODS,
