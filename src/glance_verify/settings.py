@@ -234,6 +234,12 @@ def options_from_args(args: argparse.Namespace) -> Options:
     serve_port = given(args.serve_port, d.serve_port)
     if not 1 <= serve_port <= 65535:
         raise ConfigError(f"--serve-port {serve_port}: give a TCP port from 1 to 65535")
+    serve_address = given(args.serve_address, d.serve_address)
+    if serve_address in ("0.0.0.0", "::", ""):  # noqa: S104 - refused here
+        raise ConfigError(
+            f"--serve-address {serve_address!r}: give the address Glance reaches this "
+            "machine at (it is also the host of the URL Glance fetches)"
+        )
     return Options(
         cloud=cloud_name(args),
         cloud_args=tuple(sorted(vars(cloud_options(args)).items())),
@@ -267,7 +273,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         http_url=args.http_url,
         import_methods=import_methods,
         import_filters=sources.import_filters(),
-        serve_address=given(args.serve_address, d.serve_address),
+        serve_address=serve_address,
         serve_port=serve_port,
         staging_path=sources.staging_path(import_methods),
         record_secrets=Path(args.record_secrets) if args.record_secrets else None,

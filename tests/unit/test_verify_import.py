@@ -5,6 +5,7 @@ web-download)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,3 +369,37 @@ def test_import_methods_step_compares_what_glance_offers(
     fake_glance.import_methods = ("glance-direct",)
     with pytest.raises(CheckFailed, match=r"offers \[glance-direct\], the settings enable"):
         import_steps.step_import_methods(ctx)
+
+
+@pytest.mark.usefixtures("no_ambient_cloud")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--serve-address", "0.0.0.0"], "--serve-address '0.0.0.0': give the address"),  # noqa: S104 - the bad input
+        (["--serve-port", "70000"], "--serve-port 70000: give a TCP port"),
+        (
+            ["--import-methods", "glance-direct,ftp"],
+            "--import-methods glance-direct,ftp: unknown ftp",
+        ),
+    ],
+)
+def test_import_options_are_checked_before_the_cloud(argv: list[str], message: str) -> None:
+    from glance_verify.cli import parse_args  # noqa: PLC0415
+    from glance_verify.errors import ConfigError  # noqa: PLC0415
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_args(["--os-cloud", "x", *argv])
+
+
+def test_import_methods_option_wins_over_the_file(tmp_path: Path) -> None:
+    from glance_verify.cli import parse_args  # noqa: PLC0415
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"format": 1, "image_import": {"methods": ["copy-image"]}}))
+    opts = parse_args(["--os-cloud", "x", "--config", str(config)])
+    assert opts.import_methods == ("copy-image",)
+    assert opts.import_filters == ImportFilters()  # the file names none: Glance's defaults
+    opts = parse_args(
+        ["--os-cloud", "x", "--config", str(config), "--import-methods", "glance-direct"]
+    )
+    assert opts.import_methods == ("glance-direct",)
