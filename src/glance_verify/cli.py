@@ -99,6 +99,32 @@ def _add_node_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_import_options(p: argparse.ArgumentParser) -> None:
+    imp = p.add_argument_group(
+        "image import (the steps run for the methods Glance enables: --config's "
+        "image_import, or --import-methods)"
+    )
+    imp.add_argument(
+        "--import-methods",
+        metavar="LIST",
+        help="the enabled import methods, comma-separated (glance-direct, web-download, "
+        "copy-image, glance-download); default: --config's, else none",
+    )
+    imp.add_argument(
+        "--serve-address",
+        metavar="ADDR",
+        help="the web-download steps serve the image from an HTTP server they start on "
+        "this machine, bound to ADDR, which Glance must reach; the import filters must "
+        f"allow it for import-web-download (default: {DEFAULTS.serve_address})",
+    )
+    imp.add_argument(
+        "--serve-port",
+        metavar="PORT",
+        type=int,
+        help=f"port of that server (default: {DEFAULTS.serve_port})",
+    )
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser. Options it is not given are None: ``settings`` fills them in from
     --config or ``Options``' defaults. ``argv`` is read ahead for the SDK's auth options."""
@@ -279,6 +305,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "rbd://<fsid>/POOL/<image id>/snap; the file-store checks do not apply",
     )
     _add_node_options(p)
+    _add_import_options(p)
     run = p.add_argument_group("run")
     run.add_argument(
         "--skip",

@@ -318,6 +318,35 @@ class GlanceApi:
         expect = (204, 404) if missing_ok else (204,)
         return bool(self._call("DELETE", f"/images/{image_id}", expect).status_code == 204)
 
+    def import_methods(self) -> list[str]:
+        """``GET /v2/info/import``: the import methods Glance offers."""
+        info = self._call("GET", "/info/import", (200,)).json()
+        methods = (info.get("import-methods") or {}).get("value") or []
+        return [str(m) for m in methods]
+
+    def stage(self, image_id: str, body: Iterable[bytes]) -> None:
+        """``PUT /v2/images/ID/stage``: the data into the staging area (glance-direct)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        self._call(
+            "PUT", f"/images/{image_id}/stage", (204,), data=body, headers=headers,
+            connect_retries=0,
+        )  # fmt: skip
+
+    def try_import(self, image_id: str, method: dict[str, Any]) -> tuple[int, str]:
+        """``POST /v2/images/ID/import`` with ``{"method": method}``: (HTTP status, a line
+        saying what came back). Glance answers 202 when it takes the import on."""
+        path = f"/images/{image_id}/import"
+        resp = self._image.request(path, "POST", json={"method": method}, raise_exc=False)
+        return int(resp.status_code), status_text("POST", path, resp)
+
+    def image_tasks(self, image_id: str) -> list[dict[str, Any]]:
+        """``GET /v2/images/ID/tasks`` (Image API 2.12+): the image's import tasks."""
+        resp = self._call("GET", f"/images/{image_id}/tasks", (200, 404))
+        if resp.status_code == 404:
+            return []
+        tasks: list[dict[str, Any]] = resp.json().get("tasks", [])
+        return tasks
+
     def usage(self) -> dict[str, Any]:
         """GET /v2/info/usage: the project's unified limits and usage (Glance Yoga+)."""
         resp = self._image.request("/info/usage", "GET", raise_exc=False)

@@ -14,6 +14,7 @@ from glance_verify.cloud import GlanceApi, TempUser, admin_domain_id, create_tem
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import CheckFailed
 from glance_verify.hashing import MIB, Digests
+from glance_verify.imports import Timeline
 from glance_verify.options import Options
 from glance_verify.progress import ProgressBar
 from glance_verify.source import ImageSource
@@ -63,6 +64,8 @@ class Context:
     downloaded: Digests | None = None
     #: Bare transfer times of steps upload and download (keys "upload", "download").
     transfers: dict[str, Transfer] = field(default_factory=dict)
+    #: The statuses each import step saw its image in, with their times (by step name).
+    timelines: dict[str, Timeline] = field(default_factory=dict)
     owner_user: TempUser | None = None
     share_user: TempUser | None = None
     deleted: bool = False

@@ -13,13 +13,19 @@ Format 1 (every key optional except ``format``)::
      "show_image_direct_url": false,
      "show_multiple_locations": false,
      "staging_dir": "/var/lib/glance/staging/",
+     "image_import": {"methods": ["glance-direct", "web-download", "copy-image"],
+                      "filters": {"allowed_schemes": ["http", "https"],
+                                  "disallowed_schemes": [], "allowed_hosts": [],
+                                  "disallowed_hosts": ["127.0.0.1"],
+                                  "allowed_ports": [80, 443], "disallowed_ports": []}},
      "image_cache": {"enabled": true, "dir": "/var/lib/glance/image-cache/"},
      "quota": "64MB",
      "keystone_limits": {"image_size_total": 100},
      "database": {"host": "127.0.0.1", "name": "glance", "user": "glance"}}
 
 ``backends`` empty: single-store mode (``single_store``); ``rbd_pool`` / ``pool``: the
-Ceph pool of an rbd store (null otherwise); ``quota`` "0": off;
+Ceph pool of an rbd store (null otherwise); ``image_import`` absent: the import steps do
+not run (a filter list left out: Glance's default); ``quota`` "0": off;
 ``keystone_limits`` {}: off. A missing file, bad JSON, another format, an unknown key or a
 value of the wrong type is a ConfigError naming the file and the key.
 """
@@ -33,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from glance_verify.errors import ConfigError
+from glance_verify.imports import ImportFilters
 from glance_verify.options import read_input
 from glance_verify.storage import LIMIT_RESOURCES
 
@@ -57,6 +64,17 @@ SCHEMA: dict[str, Any] = {
     "show_image_direct_url": bool,
     "show_multiple_locations": bool,
     "staging_dir": (str, _NONE),
+    "image_import": {
+        "methods": [str],
+        "filters": {
+            "allowed_schemes": [str],
+            "disallowed_schemes": [str],
+            "allowed_hosts": [str],
+            "disallowed_hosts": [str],
+            "allowed_ports": [int],
+            "disallowed_ports": [int],
+        },
+    },
     "image_cache": {"enabled": bool, "dir": (str, _NONE)},
     "quota": (str, int),
     "keystone_limits": dict.fromkeys(LIMIT_RESOURCES, int),
@@ -91,6 +109,9 @@ class Deployment:
     rbd_pool: str | None = None
     backends: tuple[DeployedBackend, ...] = ()
     staging_dir: str | None = None
+    #: The enabled import methods (None: the file does not say).
+    import_methods: tuple[str, ...] | None = None
+    import_filters: ImportFilters | None = None
     image_cache: bool = False
     image_cache_dir: str | None = None
     #: user_storage_quota as configured; None when off ("0").
@@ -223,6 +244,12 @@ def _deployment(data: object, source: str) -> Deployment:
     )
     if backends and sum(b.default for b in backends) != 1:
         raise ConfigError('backends: exactly one must have "default": true')
+    image_import = data.get("image_import", {})
+    methods = image_import.get("methods")
+    filters = None
+    if "filters" in image_import:
+        lists = {k: tuple(v) for k, v in image_import["filters"].items()}
+        filters = ImportFilters(**lists)
     quota = str(data["quota"]) if "quota" in data else None
     database = data.get("database")
     db_url = None
@@ -238,6 +265,8 @@ def _deployment(data: object, source: str) -> Deployment:
         rbd_pool=single.get("rbd_pool"),
         backends=backends,
         staging_dir=data.get("staging_dir"),
+        import_methods=tuple(methods) if methods is not None else None,
+        import_filters=filters,
         image_cache=bool(cache.get("enabled", False)),
         image_cache_dir=cache.get("dir"),
         quota=None if quota in (None, "0", "0B") else quota,

@@ -13,6 +13,7 @@ from typing import Any
 from glance_verify.db import DbUrl
 from glance_verify.errors import ConfigError
 from glance_verify.hashing import MIB
+from glance_verify.imports import ImportFilters
 from glance_verify.source import DEFAULT_CACHE_DIR, DEFAULT_IMAGE_URL
 
 DEFAULT_TIMEOUT = 300.0
@@ -83,6 +84,17 @@ class Options:
     #: The settings say Glance shows no location (show_image_direct_url and
     #: show_multiple_locations off): store-rbd has nothing to look at.
     locations_hidden: bool = False
+    #: The import methods Glance enables (--import-methods, or --config): the import
+    #: steps run for these.
+    import_methods: tuple[str, ...] = ()
+    #: [import_filtering_opts] as deployed (--config), else Glance's defaults.
+    import_filters: ImportFilters = field(default_factory=ImportFilters)
+    #: Address and port of the HTTP server the web-download steps start here; Glance
+    #: fetches from http://ADDRESS:PORT/.
+    serve_address: str = "127.0.0.1"
+    serve_port: int = 8089
+    #: The staging area (node_staging_uri's directory) as a path here, when local.
+    staging_path: Path | None = None
     #: Append each temporary user's password here (for a harness's leak scan).
     record_secrets: Path | None = None
     member_role: str = "member"

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from glance_verify import labs, lifecycle, nodes
+from glance_verify import import_steps, labs, lifecycle, nodes
 from glance_verify.context import Context
+from glance_verify.imports import http_url, refused_url
 from glance_verify.options import Options
 
 
@@ -228,6 +229,78 @@ STEPS: tuple[Step, ...] = (
         not_applicable=lambda o: None if o.http_url else "no --http-url",
     ),
 )
+
+
+def _method_off(opts: Options, method: str) -> str | None:
+    if method in opts.import_methods:
+        return None
+    if not opts.import_methods:
+        return "no import methods known (--config image_import, or --import-methods)"
+    return f"{method} is not an enabled import method ({', '.join(opts.import_methods)})"
+
+
+def web_download_not_applicable(opts: Options) -> str | None:
+    """web-download off, or the filters refuse the server this step would start."""
+    off = _method_off(opts, "web-download")
+    if off is not None:
+        return off
+    url = http_url(opts.serve_address, opts.serve_port)
+    reason = opts.import_filters.refusal(url)
+    if reason is not None:
+        return (
+            f"the import filters refuse {url}: {reason} (allow the server's host and "
+            "port: glance_import_allowed_hosts/_ports; or --serve-address/--serve-port)"
+        )
+    return None
+
+
+def refused_not_applicable(opts: Options) -> str | None:
+    off = _method_off(opts, "web-download")
+    if off is not None:
+        return off
+    if refused_url(opts.import_filters, opts.serve_address, opts.serve_port) is None:
+        return "the import filters refuse no URL this step could try"
+    return None
+
+
+IMPORT_STEPS: tuple[Step, ...] = (
+    Step(
+        "import-methods",
+        "GET /v2/info/import offers exactly the enabled import methods",
+        import_steps.step_import_methods,
+        not_applicable=lambda o: (
+            None if o.import_methods else _method_off(o, "any import method")
+        ),
+    ),
+    Step(
+        "import-glance-direct",
+        "create, stage the data (PUT /stage), import with glance-direct: statuses queued -> "
+        "uploading -> importing -> active (each with its time), size, checksum and os_hash "
+        "as local; with local stores the staged file is there, then gone; delete",
+        import_steps.step_import_glance_direct,
+        requires=("source",),
+        not_applicable=lambda o: _method_off(o, "glance-direct"),
+    ),
+    Step(
+        "import-web-download",
+        "serve the image from an HTTP server started here (--serve-address/--serve-port), "
+        "import it with web-download: queued -> importing -> active, Glance fetched it, "
+        "size, checksum and os_hash as local; stop the server, delete",
+        import_steps.step_import_web_download,
+        requires=("source",),
+        not_applicable=web_download_not_applicable,
+    ),
+    Step(
+        "import-refused",
+        "web-download from a URL the import filters refuse (a port or host they disallow): "
+        "refused (HTTP 400) or failed (os_glance_failed_import, the task's message); the "
+        "image not active, nothing stored or staged, nothing fetched; delete",
+        import_steps.step_import_refused,
+        not_applicable=refused_not_applicable,
+    ),
+)
+
+STEPS = STEPS + IMPORT_STEPS
 
 SKIPPABLE = tuple(s.name for s in STEPS if s.skippable)
 

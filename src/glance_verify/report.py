@@ -108,6 +108,9 @@ def options_summary(opts: Options) -> dict[str, Any]:
         "rbd_pool": opts.rbd_pool,
         "api_nodes": list(opts.api_nodes),
         "served_by_header": opts.served_by_header,
+        "import_methods": list(opts.import_methods),
+        "import_filters": opts.import_filters.as_dict(),
+        "serve": f"{opts.serve_address}:{opts.serve_port}",
         "skip": sorted(opts.skip),
         "config": str(opts.config_path) if opts.config_path else None,
         "expect_release": list(opts.expect_release) if opts.expect_release else None,
@@ -173,6 +176,8 @@ def to_dict(run: RunResult, opts: Options) -> dict[str, Any]:
         # The bare PUT / GET of steps upload and download; their step durations also hold
         # the wait for status active and the checks.
         "transfer": {name: transfer_dict(t) for name, t in run.transfers.items()},
+        # The statuses each import step saw its image in, in order, with their times.
+        "import_states": run.import_states,
         "cleanup": [
             {
                 "action": c.description,

@@ -46,6 +46,8 @@ class RunResult:
     source: ImageSource | None = None
     interrupted: str | None = None
     transfers: dict[str, Transfer] = field(default_factory=dict)
+    #: Per import step, the image statuses it saw: {"status", "at" (UTC), "seconds"}.
+    import_states: dict[str, list[dict[str, str | float]]] = field(default_factory=dict)
     #: The Glance release the run talked to (None when step release did not pass).
     release: str | None = None
     #: With --require-enabled: the steps the options turn on, each of which must pass.
@@ -184,6 +186,10 @@ def run_steps(
         source=ctx.source,
         interrupted=interrupted,
         transfers=dict(ctx.transfers),
+        import_states={
+            name: [seen.as_dict() for seen in timeline.seen]
+            for name, timeline in ctx.timelines.items()
+        },
         release=ctx.release,
         required=enabled_steps(ctx.opts, steps) if ctx.opts.require_enabled else (),
         nodes=dict(ctx.nodes),

@@ -22,6 +22,7 @@ from glance_verify.db import DbUrl, parse_db_url
 from glance_verify.deployment import Deployment, read_deployment
 from glance_verify.errors import ConfigError
 from glance_verify.hashing import MIB, check_algorithm, parse_expected_hash
+from glance_verify.imports import KNOWN_METHODS, ImportFilters
 from glance_verify.nodes import check_header_name, parse_api_nodes
 from glance_verify.options import DEFAULTS, Backend, Options, local_dir_option
 from glance_verify.plan import SKIPPABLE
@@ -142,6 +143,34 @@ class Sources:
         check_backends(backends, default, local=local, root=self.host_root)
         return backends, default, local
 
+    def import_methods(self) -> tuple[str, ...]:
+        """--import-methods (comma-separated), else what --config says, else none."""
+        text = self.args.import_methods
+        if text is None:
+            dep = self.deployment
+            return dep.import_methods or () if dep is not None else ()
+        methods = tuple(m.strip() for m in text.split(",") if m.strip())
+        unknown = [m for m in methods if m not in KNOWN_METHODS]
+        if unknown:
+            raise ConfigError(
+                f"--import-methods {text}: unknown {', '.join(unknown)} "
+                f"(known: {', '.join(KNOWN_METHODS)})"
+            )
+        return methods
+
+    def import_filters(self) -> ImportFilters:
+        dep = self.deployment
+        if dep is not None and dep.import_filters is not None:
+            return dep.import_filters
+        return ImportFilters()
+
+    def staging_path(self, import_methods: tuple[str, ...]) -> Path | None:
+        """The staging area here, looked at only when the import steps run."""
+        if not import_methods:
+            return None
+        directory = self.deployment.staging_dir if self.deployment else None
+        return self.local_dir(None, "", "staging_dir", directory)
+
     def quota(self) -> tuple[int | None, str | None]:
         text = self.args.quota
         if text is None and self.deployment is not None:
@@ -228,6 +257,16 @@ def options_from_args(args: argparse.Namespace) -> Options:
     if args.http_url is not None:
         validate_url(args.http_url, "--http-url")
     json_path, json_stdout, junit_path = report_paths(args)
+    import_methods = sources.import_methods()
+    serve_port = given(args.serve_port, d.serve_port)
+    if not 1 <= serve_port <= 65535:
+        raise ConfigError(f"--serve-port {serve_port}: give a TCP port from 1 to 65535")
+    serve_address = given(args.serve_address, d.serve_address)
+    if serve_address in ("0.0.0.0", "::", ""):  # noqa: S104 - refused here
+        raise ConfigError(
+            f"--serve-address {serve_address!r}: give the address Glance reaches this "
+            "machine at (it is also the host of the URL Glance fetches)"
+        )
     return Options(
         cloud=cloud_name(args),
         cloud_args=tuple(sorted(vars(cloud_options(args)).items())),
@@ -263,6 +302,11 @@ def options_from_args(args: argparse.Namespace) -> Options:
         served_by_header=check_header_name(given(args.served_by_header, d.served_by_header)),
         rbd_pool=rbd_pool,
         locations_hidden=bool(deployment and deployment.locations_hidden),
+        import_methods=import_methods,
+        import_filters=sources.import_filters(),
+        serve_address=serve_address,
+        serve_port=serve_port,
+        staging_path=sources.staging_path(import_methods),
         record_secrets=Path(args.record_secrets) if args.record_secrets else None,
         member_role=given(args.member_role, d.member_role),
         skip=skip,

@@ -261,6 +261,36 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("wildcard-address", {"lab_address": "0.0.0.0"}, "lab_address"),  # noqa: S104 (the bad input)
     ("relative-credentials-dir", {"lab_credentials_dir": "creds"}, "lab_credentials_dir"),
     ("missing-credentials-dir", {"lab_credentials_dir": None}, "lab_credentials_dir"),
+    (
+        "unknown-import-method",
+        {"glance_import_methods": ["glance-direct", "ftp-upload"]},
+        "glance_import_methods",
+    ),
+    (
+        "import-host-range",
+        {"glance_import_allowed_hosts": ["10.0.0.0/8"]},
+        "glance_import_allowed_hosts",
+    ),
+    (
+        "import-host-url",
+        {"glance_import_disallowed_hosts": ["http://169.254.169.254/"]},
+        "glance_import_disallowed_hosts",
+    ),
+    (
+        "import-port-out-of-range",
+        {"glance_import_allowed_ports": [80, 443, 70000]},
+        "glance_import_allowed_ports",
+    ),
+    (
+        "import-ports-as-text",
+        {"glance_import_allowed_ports": "80,443"},
+        "glance_import_allowed_ports",
+    ),
+    (
+        "import-scheme-ftp",
+        {"glance_import_allowed_schemes": ["http", "ftp"]},
+        "glance_import_allowed_schemes",
+    ),
     ("empty-db-password", {"glance_db_password": ""}, "glance_db_password"),
     ("empty-keystone-password", {"glance_keystone_password": ""}, "glance_keystone_password"),
     ("no-db-user-hosts", {"glance_db_user_hosts": []}, "glance_db_user_hosts"),

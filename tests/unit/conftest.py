@@ -26,6 +26,7 @@ from glance_verify.cloud import TempUser
 from glance_verify.context import Context
 from glance_verify.db import DbUrl, ImageDatabase
 from glance_verify.errors import CheckFailed
+from glance_verify.imports import ImportFilters
 from glance_verify.options import Backend, Options
 
 ADMIN_PROJECT = "admin-project"
@@ -83,6 +84,15 @@ class FakeGlance:
     location_statuses: tuple[str, ...] = ("active",)
     http_fetch: Callable[[str], bytes] | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # Image import: the methods offered, the staging area, the web-download filters (like
+    # Debian's Zed: loopback refused unless allowed), fetching a URL; misbehaviours.
+    import_methods: tuple[str, ...] = ("glance-direct", "web-download", "copy-image")
+    staging_dir: Path | None = None
+    import_filters: ImportFilters = field(default_factory=ImportFilters)
+    filters_ignored: bool = False
+    import_task_fails: bool = False
+    staged: dict[str, bytes] = field(default_factory=dict)
+    tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def view(self, project: str = ADMIN_PROJECT, admin: bool = True) -> FakeApi:
         return FakeApi(self, project, admin)
@@ -261,6 +271,62 @@ class FakeApi:
                 url = f"file://{directory}/{image_id}"
                 image["locations"] = [{"url": url, "metadata": {"store": name}}]
         return 204, ""
+
+    def import_methods(self) -> list[str]:
+        return list(self.g.import_methods)
+
+    def stage(self, image_id: str, body: Iterable[bytes]) -> None:
+        image = self._get(image_id)
+        data = b"".join(body)
+        self.g.staged[image_id] = data
+        if self.g.staging_dir is not None:
+            (self.g.staging_dir / image_id).write_bytes(data)
+        image["status"] = "uploading"
+
+    def _imported(self, image: dict[str, Any], data: bytes) -> None:
+        """Like Glance: importing, then active with the data's size and hashes."""
+        self.g.data[image["id"]] = data
+        image.update(
+            status="importing",
+            _next_statuses=["importing", "active"],
+            size=len(data),
+            checksum=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            os_hash_algo=self.g.hash_algo,
+            os_hash_value=hashlib.new(self.g.hash_algo, data).hexdigest(),
+        )
+        if self.g.store_dir is not None:
+            (self.g.store_dir / image["id"]).write_bytes(data)
+
+    def try_import(self, image_id: str, method: dict[str, Any]) -> tuple[int, str]:
+        image = self._get(image_id)
+        path = f"POST /v2/images/{image_id}/import"
+        name = method.get("name")
+        if name not in self.g.import_methods:
+            return 400, f"{path}: HTTP 400 Import method {name} is not enabled"
+        if name == "glance-direct":
+            data = self.g.staged.pop(image_id)
+            if self.g.staging_dir is not None:
+                (self.g.staging_dir / image_id).unlink()
+            self._imported(image, data)
+            return 202, ""
+        uri = str(method.get("uri"))
+        if self.g.import_filters.refusal(uri) and not self.g.filters_ignored:
+            return 400, f"{path}: HTTP 400 URI for web-download does not pass filtering: {uri}"
+        if self.g.import_task_fails:
+            if self.g.filters_ignored:  # it tries the URL, which answers 404
+                with contextlib.suppress(OSError):
+                    fetch_url(uri)
+            image.update(status="importing", _next_statuses=["queued"])
+            image["os_glance_failed_import"] = ""
+            self.g.tasks[image_id] = [
+                {"id": "task-1", "status": "failure", "message": "Failed to fetch: refused"}
+            ]
+            return 202, ""
+        self._imported(image, fetch_url(uri))
+        return 202, ""
+
+    def image_tasks(self, image_id: str) -> list[dict[str, Any]]:
+        return list(self.g.tasks.get(image_id, []))
 
     @contextlib.contextmanager
     def download(self, image_id: str) -> Iterator[FakeResponse]:
@@ -504,6 +570,12 @@ def storage_lab(
     fake_glance.cache_paths = ("/cache", "/cached_images")
     fake_glance.cache_dir = cache
     fake_glance.http_fetch = fetch_url
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    fake_glance.staging_dir = staging
+    port = free_port()
+    filters = ImportFilters(allowed_hosts=("127.0.0.1",), allowed_ports=(80, 443, port))
+    fake_glance.import_filters = filters
     return {
         "backends": tuple(Backend(n, PurePosixPath(str(d))) for n, d in backends.items()),
         "default_backend": "fast",
@@ -513,5 +585,19 @@ def storage_lab(
         "image_cache": True,
         "image_cache_dir": cache,
         "http_url": f"{base}/served.img",
+        "import_methods": fake_glance.import_methods,
+        "import_filters": filters,
+        "serve_address": "127.0.0.1",
+        "serve_port": port,
+        "staging_path": staging,
         "timeout": 0.2,
     }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (nor, usually, the next one)."""
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -263,14 +263,14 @@ def test_an_override_sets_adds_and_removes_options_and_sections() -> None:
     conf = glance_conf(
         glance_api_conf_overrides={
             "DEFAULT": {"workers": 5, "debug": True, "user_storage_quota": None},
-            "import_filtering_opts": {"allowed_ports": "80,443"},
+            "profiler": {"enabled": False},
             "oslo_concurrency": None,
         }
     )
     assert conf["DEFAULT"]["workers"] == "5"
     assert conf["DEFAULT"]["debug"] == "true"
     assert "user_storage_quota" not in conf["DEFAULT"]
-    assert own(conf, "import_filtering_opts") == {"allowed_ports": "80,443"}
+    assert own(conf, "profiler") == {"enabled": "false"}
     assert not conf.has_section("oslo_concurrency")
     # What the override leaves alone stays as rendered.
     assert conf["DEFAULT"]["bind_port"] == "9292"
@@ -594,3 +594,79 @@ def test_the_settings_fact_tells_the_verifier_the_rbd_pool_and_where_locations_s
         assert deployment.rbd_pool_of("fast") is None
     else:
         assert data["single_store"]["rbd_pool"] == "images"
+
+
+def test_import_methods_are_the_three_both_releases_offer_in_brackets() -> None:
+    # enabled_import_methods is a ListOpt with bounds: oslo.config reads [a, b] only.
+    for release in ("12", "13"):
+        conf = glance_conf(debian_release=release)
+        assert conf["DEFAULT"]["enabled_import_methods"] == (
+            "[glance-direct, web-download, copy-image]"
+        )
+    assert glance_conf(glance_import_methods=[])["DEFAULT"]["enabled_import_methods"] == "[]"
+
+
+def test_import_filters_default_to_web_ports_and_no_loopback() -> None:
+    opts = own(glance_conf(), "import_filtering_opts")
+    assert opts == {
+        "allowed_schemes": "[http, https]",
+        "allowed_hosts": "[]",
+        "disallowed_hosts": "[127.0.0.1, ::1, localhost, 169.254.169.254]",
+        "allowed_ports": "[80, 443]",
+    }
+
+
+def test_import_filters_leave_out_a_disallowed_list_glance_would_ignore() -> None:
+    opts = own(
+        glance_conf(
+            glance_import_allowed_hosts=["127.0.0.1"],
+            glance_import_allowed_ports=[],
+            glance_import_disallowed_ports=[22, 3306],
+        ),
+        "import_filtering_opts",
+    )
+    assert opts["allowed_hosts"] == "[127.0.0.1]"
+    assert "disallowed_hosts" not in opts
+    assert opts["allowed_ports"] == "[]"
+    assert opts["disallowed_ports"] == "[22, 3306]"
+
+
+def test_the_staging_area_is_on_disk_in_both_store_modes() -> None:
+    assert glance_conf()["DEFAULT"]["node_staging_uri"] == "file:///var/lib/glance/staging/"
+    multi = glance_conf(
+        glance_backends=[{"name": "fast", "path": "/var/lib/glance/images/", "default": True}]
+    )
+    assert "node_staging_uri" not in multi["DEFAULT"]
+    assert multi["os_glance_staging_store"]["filesystem_store_datadir"] == (
+        "/var/lib/glance/staging/"
+    )
+    assert multi["os_glance_tasks_store"]["filesystem_store_datadir"] == (
+        "/var/lib/glance/tasks_work_dir/"
+    )
+
+
+def test_settings_fact_tells_the_import_filters_in_force() -> None:
+    settings = role_var(
+        "glance",
+        "_glance_settings",
+        ansible_facts={"distribution_major_version": "12"},
+        glance_import_allowed_hosts=["192.0.2.10"],
+        glance_import_allowed_ports=[80, 443, 8089],
+        **SECRETS,
+    )
+    assert settings["image_import"] == {
+        "methods": ["glance-direct", "web-download", "copy-image"],
+        "filters": {
+            "allowed_schemes": ["http", "https"],
+            "disallowed_schemes": [],
+            "allowed_hosts": ["192.0.2.10"],
+            # Glance ignores it when allowed_hosts is set.
+            "disallowed_hosts": [],
+            "allowed_ports": [80, 443, 8089],
+            "disallowed_ports": [],
+        },
+    }
+    deployment = parse_deployment(json.dumps(settings), "fact")
+    assert deployment.import_methods == ("glance-direct", "web-download", "copy-image")
+    assert deployment.import_filters is not None
+    assert deployment.import_filters.allowed_ports == (80, 443, 8089)

@@ -20,6 +20,7 @@ from glance_verify import cli, ledger
 from glance_verify.cloud import cloud_region, user_connection
 from glance_verify.console import Console
 from glance_verify.errors import CheckFailed
+from glance_verify.imports import ImportFilters
 from glance_verify.lifecycle import step_release
 from glance_verify.options import Backend, Options
 from glance_verify.plan import STEPS, enabled_steps
@@ -240,6 +241,8 @@ def test_enabled_steps_mirror_the_playbooks_rule(tmp_path: Path) -> None:
         store_path=tmp_path, db_url=object(),  # type: ignore[arg-type]
         backends=(Backend("fast"),), default_backend="fast", quota=1, keystone_limits=True,
         image_cache=True, http_url="http://x/i", api_nodes=("http://10.0.0.21:9292",),
+        import_methods=("glance-direct", "web-download"),
+        import_filters=ImportFilters(allowed_hosts=("127.0.0.1",), allowed_ports=(8089,)),
     )  # fmt: skip
     # A file store or an rbd store, never both: store-rbd has its own tests.
     assert set(enabled_steps(full)) == {s.name for s in STEPS} - {"expected-hash", "store-rbd"}

@@ -194,7 +194,14 @@ def test_optional_steps_skipped_without_their_options(make_context: MakeContext)
         "quota": "no --quota",
         "keystone-limits": "no --keystone-limits",
         "http-store": "no --http-url",
+        "import-methods": NO_METHODS,
+        "import-glance-direct": NO_METHODS,
+        "import-web-download": NO_METHODS,
+        "import-refused": NO_METHODS,
     }
+
+
+NO_METHODS = "no import methods known (--config image_import, or --import-methods)"
 
 
 def test_missing_store_file_fails(make_context: MakeContext, tmp_path: Path) -> None:
