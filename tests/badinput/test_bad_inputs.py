@@ -412,3 +412,78 @@ def test_operator_password_file_read_changed_fails_in_preflight(
     message, out = preflight_failure(inventory)
     assert f"{credentials}/glance_keystone_password" in message, message
     assert content.split()[0] not in out, "the password was printed"
+
+
+# Issue #15: several glance hosts, a load balancer. Each host of these
+# inventories is this machine again (local connection), under its own address.
+def write_hosts_inventory(
+    path: Path, credentials: Path, hosts: dict[str, tuple[tuple[str, ...], dict[str, Any]]]
+) -> Path:
+    """An inventory of several hosts: name -> (groups, host vars)."""
+    common = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "lab_credentials_dir": str(credentials),
+    }
+    groups: dict[str, dict[str, Any]] = {}
+    for name, (host_groups, host_vars) in hosts.items():
+        for group in host_groups:
+            groups.setdefault(group, {"hosts": {}})["hosts"][name] = {**common, **host_vars}
+    path.write_text(yaml.safe_dump({"all": {"children": groups}}, sort_keys=False))
+    return path
+
+
+CONTROLLER = ("database", "memcached", "keystone")
+
+
+@pytest.mark.parametrize(
+    "store_vars",
+    [{}, {"glance_stores": ["file", "http"]}, {"glance_backends": [FILE_BACKEND, RBD_BACKEND]}],
+    ids=["default-stores", "file-store", "file-backend"],
+)
+def test_two_glance_hosts_with_a_file_store_fail_in_preflight(
+    tmp_path: Path, store_vars: dict[str, Any]
+) -> None:
+    inventory = write_hosts_inventory(
+        tmp_path / "hosts.yml",
+        tmp_path / "credentials",
+        {
+            "controller": ((*CONTROLLER, "glance"), {"lab_address": "127.0.0.1", **store_vars}),
+            "glance2": (("glance",), {"lab_address": "127.0.0.2", **store_vars}),
+        },
+    )
+    message, out = preflight_failure(inventory)
+    assert "glance_stores / glance_backends" in message, message
+    assert "scattered" in message and "rbd" in message, message
+    assert CEPH_KEY not in out
+
+
+def test_two_glance_hosts_on_rbd_pass_that_check(tmp_path: Path) -> None:
+    """The refusal above is about the file store only: on rbd, preflight goes past it."""
+    store_vars = {**RBD_STORE, "glance_rbd_keyring": CEPH_KEY}
+    inventory = write_hosts_inventory(
+        tmp_path / "hosts.yml",
+        tmp_path / "credentials",
+        {
+            "controller": ((*CONTROLLER, "glance"), {"lab_address": "127.0.0.1", **store_vars}),
+            "glance2": (("glance",), {"lab_address": "127.0.0.2", **store_vars}),
+            # A bad input after that check, so that the run stops in preflight anyway.
+            "lb": (
+                ("loadbalancer",),
+                {"lab_address": "127.0.0.3", "haproxy_served_by_header": "X Bad"},
+            ),
+        },
+    )
+    message, _ = preflight_failure(inventory)
+    assert "haproxy_served_by_header" in message, message
+
+
+def test_load_balancer_on_a_glance_address_fails_in_preflight(tmp_path: Path) -> None:
+    inventory = write_hosts_inventory(
+        tmp_path / "hosts.yml",
+        tmp_path / "credentials",
+        {"controller": ((*CONTROLLER, "glance", "loadbalancer"), {"lab_address": "127.0.0.1"})},
+    )
+    message, _ = preflight_failure(inventory)
+    assert "loadbalancer group with lab_address 127.0.0.1" in message, message
+    assert "9292" in message, message
