@@ -91,6 +91,9 @@ class FakeGlance:
     import_filters: ImportFilters = field(default_factory=ImportFilters)
     filters_ignored: bool = False
     import_task_fails: bool = False
+    # Seconds after the import call that the staged file goes (0: at once, as the
+    # image turns active; None: never).
+    staged_kept_for: float | None = 0.0
     staged: dict[str, bytes] = field(default_factory=dict)
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -305,8 +308,13 @@ class FakeApi:
             return 400, f"{path}: HTTP 400 Import method {name} is not enabled"
         if name == "glance-direct":
             data = self.g.staged.pop(image_id)
-            if self.g.staging_dir is not None:
-                (self.g.staging_dir / image_id).unlink()
+            kept = self.g.staged_kept_for
+            if self.g.staging_dir is not None and kept is not None:
+                staged = self.g.staging_dir / image_id
+                if kept:
+                    threading.Timer(kept, staged.unlink).start()
+                else:
+                    staged.unlink()
             self._imported(image, data)
             return 202, ""
         uri = str(method.get("uri"))

@@ -294,6 +294,29 @@ def test_import_steps_pass_and_leave_nothing(
     assert all("at" in s and "seconds" in s for s in states["import-web-download"])
 
 
+def test_glance_direct_waits_for_the_staged_file_to_go(
+    make_context: MakeContext, fake_glance: FakeGlance, import_lab: dict[str, Any]
+) -> None:
+    # 2025.1 removed the staged data just after the image turned active (storage lab).
+    fake_glance.staged_kept_for = 0.5
+    status, detail = _run_import_steps(make_context(**import_lab))["import-glance-direct"]
+    assert status == "pass", detail
+    assert "staged file gone" in detail
+
+
+def test_glance_direct_fails_when_the_staged_file_stays(
+    make_context: MakeContext,
+    fake_glance: FakeGlance,
+    import_lab: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(import_steps, "STAGED_GONE_WAIT", 0.3)
+    fake_glance.staged_kept_for = None
+    status, detail = _run_import_steps(make_context(**import_lab))["import-glance-direct"]
+    assert status == "fail"
+    assert "is still in the staging area 0 s after the import" in detail
+
+
 def test_glance_direct_fails_when_glance_does_not_offer_it(
     make_context: MakeContext, fake_glance: FakeGlance, import_lab: dict[str, Any]
 ) -> None:
