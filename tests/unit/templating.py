@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "roles"
 
 
-def _trusted(value: Any) -> Any:
+def trusted(value: Any) -> Any:
     """Mark strings from the role's own files as templates, as Ansible does."""
     if isinstance(value, str):
         return trust_as_template(value)
     if isinstance(value, list):
-        return [_trusted(v) for v in value]
+        return [trusted(v) for v in value]
     if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
+        return {k: trusted(v) for k, v in value.items()}
     return value
 
 
@@ -47,7 +47,7 @@ def role_vars(
         ROLES / role / f"vars/debian-{debian_release}.yml",
     ):
         if path.exists():
-            merged.update(_trusted(yaml.safe_load(path.read_text()) or {}))
+            merged.update(trusted(yaml.safe_load(path.read_text()) or {}))
     merged.update(overrides)
     return merged
 

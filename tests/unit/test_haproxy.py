@@ -8,7 +8,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from templating import ROOT, render
+from templating import ROOT, render, trusted
 
 GLANCE_SERVICE = {
     "name": "glance_api",
@@ -93,17 +93,6 @@ def test_admin_socket_path_is_a_variable() -> None:
 # The playbooks' wiring (playbooks/group_vars/all/wiring.yml), templated with
 # an inventory's groups and hostvars.
 WIRING = yaml.safe_load((ROOT / "playbooks/group_vars/all/wiring.yml").read_text())
-
-
-def trusted(value: Any) -> Any:
-    """The wiring's strings as templates, as Ansible reads group_vars."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, list):
-        return [trusted(v) for v in value]
-    if isinstance(value, dict):
-        return {k: trusted(v) for k, v in value.items()}
-    return value
 
 
 def wiring(name: str, groups: dict[str, list[str]], host: str) -> Any:

@@ -311,12 +311,12 @@ def verify_play_api_nodes(glance: dict[str, str], **more: Any) -> list[str]:
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
     from ansible.template import Templar  # noqa: PLC0415
 
-    from templating import ROOT, _trusted  # noqa: PLC0415
+    from templating import ROOT, trusted  # noqa: PLC0415
 
     plays = yaml.safe_load((ROOT / "playbooks/verify.yml").read_text())
     play = next(p for p in plays if "vars" in p and "_verify_api_nodes" in p["vars"])
     variables = {
-        **_trusted(play["vars"]),
+        **trusted(play["vars"]),
         "groups": {"glance": list(glance), **more.pop("groups", {})},
         "hostvars": {host: {"lab_address": address} for host, address in glance.items()},
         **more,
