@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from glance_verify.cleanup import CleanupStack
@@ -74,11 +76,28 @@ class Context:
     #: What steps api-nodes and lb-spread found, for the JSON report: "api_nodes"
     #: ({url: "pass" or the problems}) and "lb_spread" ({"requests", "header", "served_by"}).
     nodes: dict[str, object] = field(default_factory=dict)
+    #: The test image's statuses through the lifecycle steps, in order: {"status", "at"
+    #: (UTC), "seconds" (since the run began), "step", "note"} (see ``image_state``).
+    image_states: list[dict[str, str | float]] = field(default_factory=list)
     _domain_id: str | None = None
+    _began: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         if not self.run_id:
             self.run_id = f"{self.opts.name_prefix}-{secrets.token_hex(4)}"
+
+    def image_state(self, status: str, step: str, note: str) -> None:
+        """Record that the test image is in ``status`` now, as step ``step`` found out
+        (``note``: how: seen in an answer, or the request that puts it there)."""
+        self.image_states.append(
+            {
+                "status": status,
+                "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "seconds": round(time.monotonic() - self._began, 3),
+                "step": step,
+                "note": note,
+            }
+        )
 
     def progress(self, label: str, total: int) -> ProgressBar:
         return ProgressBar(label, total, enabled=self.show_progress)

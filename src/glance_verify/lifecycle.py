@@ -129,6 +129,7 @@ def step_create_empty(ctx: Context) -> str:
     if shown is None:
         raise CheckFailed(f"image {ctx.image_id}: created but GET answers 404")
     require(queued_image_problems(shown))
+    ctx.image_state("queued", "create-empty", "image show after the create")
     return "status=queued, no checksum, no os_hash_value"
 
 
@@ -155,11 +156,14 @@ def upload_source(
 
 def step_upload(ctx: Context) -> str:
     opts = ctx.opts
+    # Not polled: Glance holds the image in saving while the PUT's data arrives.
+    ctx.image_state("saving", "upload", "PUT /file sent: Glance saves the data as it arrives")
     ctx.local, put_seconds = upload_source(ctx, ctx.image, opts.store, "upload")
     answered = time.monotonic()
     image = wait_for_status(ctx.api, ctx.image, "active", opts.timeout)
     transfer = Transfer(ctx.local.size, put_seconds, time.monotonic() - answered)
     ctx.transfers["upload"] = transfer
+    ctx.image_state("active", "upload", "image show after the PUT's answer")
     require(image_record_problems(ctx.local, image))
     if opts.store and opts.store not in str(image.get("stores", "")).split(","):
         raise CheckFailed(mismatch("stores", opts.store, image.get("stores")))
@@ -269,6 +273,7 @@ def step_deactivate(ctx: Context) -> str:
     status = (ctx.api.get_image(ctx.image) or {}).get("status")
     if status != "deactivated":
         raise CheckFailed(mismatch("status", "deactivated", status))
+    ctx.image_state("deactivated", "deactivate", "image show after POST /actions/deactivate")
     code = user.api.download_status(ctx.image)
     if code != 403:
         raise CheckFailed(f"download by a member of the owning project: HTTP {code}, expected 403")
@@ -280,6 +285,7 @@ def step_reactivate(ctx: Context) -> str:
     status = (ctx.api.get_image(ctx.image) or {}).get("status")
     if status != "active":
         raise CheckFailed(mismatch("status", "active", status))
+    ctx.image_state("active", "reactivate", "image show after POST /actions/reactivate")
     code = _owner_user(ctx).api.download_status(ctx.image)
     if code != 200:
         raise CheckFailed(f"download by a member of the owning project: HTTP {code}, expected 200")
@@ -366,6 +372,7 @@ def step_delete(ctx: Context) -> str:
     ctx.api.delete_image(ctx.image)
     ctx.deleted = True
     require_gone(ctx.api, ctx.image)
+    ctx.image_state("deleted", "delete", "DELETE answered; GET answers 404")
     return "HTTP 204; GET answers 404"
 
 

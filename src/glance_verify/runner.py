@@ -48,6 +48,8 @@ class RunResult:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     #: Per import step, the image statuses it saw: {"status", "at" (UTC), "seconds"}.
     import_states: dict[str, list[dict[str, str | float]]] = field(default_factory=dict)
+    #: The test image's statuses through the lifecycle steps (Context.image_state).
+    image_states: list[dict[str, str | float]] = field(default_factory=list)
     #: The Glance release the run talked to (None when step release did not pass).
     release: str | None = None
     #: With --require-enabled: the steps the options turn on, each of which must pass.
@@ -190,6 +192,7 @@ def run_steps(
             name: [seen.as_dict() for seen in timeline.seen]
             for name, timeline in ctx.timelines.items()
         },
+        image_states=list(ctx.image_states),
         release=ctx.release,
         required=enabled_steps(ctx.opts, steps) if ctx.opts.require_enabled else (),
         nodes=dict(ctx.nodes),
