@@ -5,6 +5,8 @@
 #   debootstrap        the image base (no container registry is reachable)
 #   qemu-utils         qemu-img, to make small test images
 #   iproute2           ss, for the harness' host-port check
+#   chromium           headless, opens glance-verify's HTML report in the unit tests
+#                      (tests/unit/test_verify_html.py); Debian 12 and 13 ship it
 #   iptables           netavark (podman's network backend) sets up container networks with it;
 #                      a fresh machine may lack it ("netavark: No such file or directory")
 # When everything is installed already it touches nothing (no apt-get update).
@@ -15,6 +17,7 @@ packages=(
   podman runc conmon netavark aardvark-dns iptables golang-github-containers-common
   debootstrap debian-archive-keyring
   qemu-utils iproute2 ca-certificates
+  chromium
 )
 # The install itself: scripts/apt-ensure.sh (shared with bootstrap.sh).
 exec "$(dirname "$0")/apt-ensure.sh" "${packages[@]}"

@@ -30,6 +30,7 @@ from glance_verify.report import (
     json_text,
     step_line,
     summary_lines,
+    write_html,
     write_json,
     write_junit,
 )
@@ -122,6 +123,45 @@ def _add_import_options(p: argparse.ArgumentParser) -> None:
         metavar="PORT",
         type=int,
         help=f"port of that server (default: {DEFAULTS.serve_port})",
+    )
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """The reports and what is printed."""
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--json", metavar="FILE", help="write a JSON report ('-': to stdout, as -f json)"
+    )
+    out.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "json"),
+        help="json: the JSON report on stdout (as --json -); the progress and summary "
+        "lines then go to stderr (default: text)",
+    )
+    out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    out.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the HTML report (one self-contained page: deployment, steps, the "
+        "image's state timeline, throughput, hashes); default: beside --json FILE, with "
+        "the suffix .html",
+    )
+    out.add_argument(
+        "--html-template",
+        metavar="FILE",
+        help="render the HTML report with this Jinja template (default: the installed "
+        "glance-verify-report.html.j2, or the repository's templates/)",
+    )
+    out.add_argument("--no-html", action="store_true", help="write no HTML report")
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="print only failures and the final lines"
+    )
+    out.add_argument(
+        "--record-secrets",
+        metavar="FILE",
+        help="for a test harness that scans its logs for leaked secrets: append each "
+        "temporary user's password to FILE (created 0600), one per line",
     )
 
 
@@ -332,27 +372,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "--skip names it or a step it needs; --keep leaves out delete, db-row and "
         "store-file-gone",
     )
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "--json", metavar="FILE", help="write a JSON report ('-': to stdout, as -f json)"
-    )
-    out.add_argument(
-        "-f",
-        "--format",
-        choices=("text", "json"),
-        help="json: the JSON report on stdout (as --json -); the progress and summary "
-        "lines then go to stderr (default: text)",
-    )
-    out.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    out.add_argument(
-        "-q", "--quiet", action="store_true", help="print only failures and the final lines"
-    )
-    out.add_argument(
-        "--record-secrets",
-        metavar="FILE",
-        help="for a test harness that scans its logs for leaked secrets: append each "
-        "temporary user's password to FILE (created 0600), one per line",
-    )
+    _add_output_options(p)
     return p
 
 
@@ -426,6 +446,8 @@ def _run(opts: Options, console: Console) -> int:
         write_json(run, opts, opts.json_path)
     if opts.junit_path:
         write_junit(run, opts, opts.junit_path)
+    if opts.html_path and opts.html_template:
+        write_html(run, opts, opts.html_path, opts.html_template)
     return exit_code(run)
 
 

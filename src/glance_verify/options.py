@@ -105,6 +105,9 @@ class Options:
     #: --require-enabled: a step the options turn on must pass (skipped fails the run).
     require_enabled: bool = False
     junit_path: Path | None = None
+    #: The HTML report (--html, else beside --json), and its template (found at parse time).
+    html_path: Path | None = None
+    html_template: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     keep: bool = False
     quiet: bool = False

@@ -14,6 +14,7 @@ from glance_verify import __version__
 from glance_verify.cleanup import CleanupResult
 from glance_verify.context import Transfer
 from glance_verify.errors import ConfigError
+from glance_verify.html_report import render
 from glance_verify.options import Options
 from glance_verify.runner import RunResult, StepResult
 
@@ -176,6 +177,8 @@ def to_dict(run: RunResult, opts: Options) -> dict[str, Any]:
         # The bare PUT / GET of steps upload and download; their step durations also hold
         # the wait for status active and the checks.
         "transfer": {name: transfer_dict(t) for name, t in run.transfers.items()},
+        # The test image's statuses through the lifecycle, each with its time and step.
+        "image_states": run.image_states,
         # The statuses each import step saw its image in, in order, with their times.
         "import_states": run.import_states,
         "cleanup": [
@@ -294,3 +297,9 @@ def write_json(run: RunResult, opts: Options, path: Path) -> None:
 def write_junit(run: RunResult, opts: Options, path: Path) -> None:
     tree = to_junit(run, opts)
     _write(path, lambda p: tree.write(p, encoding="utf-8", xml_declaration=True))
+
+
+def write_html(run: RunResult, opts: Options, path: Path, template: Path) -> None:
+    """The HTML report: the JSON report's data as a page (html_report.py)."""
+    text = render(to_dict(run, opts), template)
+    _write(path, lambda p: p.write_text(text, encoding="utf-8"))

@@ -22,6 +22,7 @@ from glance_verify.db import DbUrl, parse_db_url
 from glance_verify.deployment import Deployment, read_deployment
 from glance_verify.errors import ConfigError
 from glance_verify.hashing import MIB, check_algorithm, parse_expected_hash
+from glance_verify.html_report import find_template
 from glance_verify.imports import KNOWN_METHODS, ImportFilters
 from glance_verify.nodes import check_header_name, parse_api_nodes
 from glance_verify.options import DEFAULTS, Backend, Options, local_dir_option
@@ -232,6 +233,26 @@ def report_paths(args: argparse.Namespace) -> tuple[Path | None, bool, Path | No
     return json_path, json_stdout, junit_path
 
 
+def html_report(
+    args: argparse.Namespace, json_path: Path | None
+) -> tuple[Path | None, Path | None]:
+    """--html FILE, else FILE.html beside --json FILE (none with --no-html or without
+    either); and its template, found now so that a missing one fails before the run."""
+    if args.no_html:
+        if args.html or args.html_template:
+            raise ConfigError("--no-html: drop --html and --html-template, or --no-html")
+        return None, None
+    path = Path(args.html) if args.html else None
+    if path is None and json_path is not None:
+        path = json_path.with_suffix(".html")
+    if path is None:
+        if args.html_template:
+            raise ConfigError("--html-template needs --html FILE or --json FILE")
+        return None, None
+    check_writable(path, "--html" if args.html else "--html (beside --json)")
+    return path, find_template(Path(args.html_template) if args.html_template else None)
+
+
 def options_from_args(args: argparse.Namespace) -> Options:
     """Validate everything that can be checked before touching the cloud."""
     d = DEFAULTS
@@ -257,6 +278,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
     if args.http_url is not None:
         validate_url(args.http_url, "--http-url")
     json_path, json_stdout, junit_path = report_paths(args)
+    html_path, html_template = html_report(args, json_path)
     import_methods = sources.import_methods()
     serve_port = given(args.serve_port, d.serve_port)
     if not 1 <= serve_port <= 65535:
@@ -313,6 +335,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         json_path=json_path,
         json_stdout=json_stdout,
         junit_path=junit_path,
+        html_path=html_path,
+        html_template=html_template,
         require_enabled=bool(args.require_enabled),
         timeout=check_timeout(given(args.timeout, d.timeout)),
         keep=bool(args.keep),
