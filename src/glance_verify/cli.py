@@ -22,6 +22,7 @@ from glance_verify.console import Console
 from glance_verify.context import Context
 from glance_verify.db import ImageDatabase
 from glance_verify.errors import ConfigError
+from glance_verify.explain import explain_lines
 from glance_verify.hashing import MIB
 from glance_verify.options import DEFAULTS, Options
 from glance_verify.plan import SKIPPABLE, STEPS
@@ -39,6 +40,8 @@ from glance_verify.settings import DB_URL_ENV, options_from_args
 from glance_verify.source import DEFAULT_CACHE_DIR
 
 PROG = "glance-verify"
+#: --explain's command lines sit under the step line's name column.
+EXPLAIN_INDENT = 6
 
 DISK_FORMATS = ("qcow2", "raw", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "aki", "ari", "ami")
 CONTAINER_FORMATS = ("bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed")
@@ -154,6 +157,12 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
         "glance-verify-report.html.j2, or the repository's templates/)",
     )
     out.add_argument("--no-html", action="store_true", help="write no HTML report")
+    out.add_argument(
+        "--explain",
+        action="store_true",
+        help="after each step, print the openstack and glance command lines that do the "
+        "same by hand, with this run's ids (to replay with the admin openrc)",
+    )
     out.add_argument(
         "-q", "--quiet", action="store_true", help="print only failures and the final lines"
     )
@@ -391,12 +400,16 @@ def check_store(api: GlanceApi, store: str) -> None:
         raise ConfigError(f"--store {store}: unknown store; this Glance has: {', '.join(stores)}")
 
 
-def _show_step(console: Console, result: StepResult) -> None:
-    """One line per step as it ends; --quiet keeps only failures."""
+def _show_step(console: Console, result: StepResult, ctx: Context) -> None:
+    """One line per step as it ends; --quiet keeps only failures. With --explain, the
+    commands that do the same follow a step that ran."""
     if result.status == "fail":
         console.line(step_line(result))
     else:
         console.info(step_line(result))
+    if ctx.opts.explain and result.status != "skip":
+        for line in explain_lines(result.name, ctx):
+            console.line(" " * EXPLAIN_INDENT + line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -435,7 +448,7 @@ def _run(opts: Options, console: Console) -> int:
         endpoint = conn.image.get_endpoint()
         cloud = opts.cloud or "OS_* environment"
         console.line(f"{PROG} {__version__}: cloud {cloud}, Glance {endpoint}, run {ctx.run_id}")
-    run = run_steps(ctx, on_result=lambda result: _show_step(console, result))
+    run = run_steps(ctx, on_result=lambda result: _show_step(console, result, ctx))
 
     for text in summary_lines(run, include_steps=False):
         console.line(text)

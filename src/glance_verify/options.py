@@ -111,6 +111,8 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT
     keep: bool = False
     quiet: bool = False
+    #: --explain: after each step, the openstack and glance commands that do the same.
+    explain: bool = False
     debug: bool = False
 
 

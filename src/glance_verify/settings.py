@@ -341,5 +341,6 @@ def options_from_args(args: argparse.Namespace) -> Options:
         timeout=check_timeout(given(args.timeout, d.timeout)),
         keep=bool(args.keep),
         quiet=bool(args.quiet),
+        explain=bool(args.explain),
         debug=bool(args.debug),
     )
