@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import FakeContext
+from glance_verify.cli import parse_args
 from glance_verify.errors import ConfigError
 from glance_verify.html_report import find_template, lanes, render
 from glance_verify.report import to_dict, write_html
@@ -184,3 +185,29 @@ def test_chromium_opens_the_page_without_errors(
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # a page with content, not a blank one
+
+
+@pytest.mark.usefixtures("no_ambient_cloud")
+def test_html_report_beside_json_by_default(tmp_path: Path) -> None:
+    opts = parse_args(["--json", str(tmp_path / "r" / "glance-verify.json")])
+    assert opts.html_path == tmp_path / "r" / "glance-verify.html"
+    assert opts.html_template == find_template()
+    assert parse_args(["--html", str(tmp_path / "page.html")]).html_path == tmp_path / "page.html"
+    off = parse_args(["--json", str(tmp_path / "x.json"), "--no-html"])
+    assert off.html_path is None and off.html_template is None
+    assert parse_args([]).html_path is None
+
+
+@pytest.mark.usefixtures("no_ambient_cloud")
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--html", "{tmp}/p.html", "--html-template", "{tmp}/none.j2"], "no such file"),
+        (["--html-template", "{tmp}/none.j2"], "needs --html FILE or --json FILE"),
+        (["--no-html", "--html", "{tmp}/p.html"], "--no-html: drop"),
+        (["--html", "{tmp}"], "is a directory"),
+    ],
+)
+def test_bad_html_options_fail_before_the_run(tmp_path: Path, argv: list[str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        parse_args([a.format(tmp=tmp_path) for a in argv])
