@@ -111,8 +111,10 @@ def deployment_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     """What the run checked, as label and value; only what is set."""
     opts = report.get("options") or {}
     backends = opts.get("backends") or {}
+    expect = opts.get("expect_release")
     rows = [
         ("Glance", report.get("glance_release")),
+        ("deployed (--config)", f"Debian {expect[0]}, OpenStack {expect[1]}" if expect else None),
         ("cloud", opts.get("cloud")),
         ("settings (--config)", opts.get("config")),
         ("store of the test image", opts.get("store") or "the default store"),
