@@ -4,9 +4,10 @@ image create, image-deactivate / image set --deactivate, member-create / image a
 project, image-download / image save, image-delete / image delete), with the run's real
 ids and names, so that a learner can replay them with the admin openrc.
 
-The temporary projects are deleted at the end of the run; Glance does not check that a
-member or owner project exists, so their ids still replay. Steps with no command-line
-equivalent (source, the import steps for now) print nothing.
+Each action comes as a pair, the openstack line and its glance twin: replay one of the
+two. The run's temporary projects are deleted at its end and the openstack client looks
+projects up in Keystone, so the lines first make them again by name. Steps with no
+command-line equivalent (source, the import steps for now) print nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def _file(ctx: Context) -> str:
     if ctx.source is not None:
         return str(ctx.source.path)
     return ctx.opts.image_file or "IMAGE_FILE"
+
+
+def _project(name: str, role: str) -> list[str]:
+    """The run deletes its temporary projects at its end, and the openstack client looks a
+    project up in Keystone: to replay, make it again (same name)."""
+    return [
+        f"# the run's {role} project {name} is deleted at its end; to replay, make it again:",
+        _cmd("openstack", "project", "create", name),
+    ]
+
+
+def _project_id(name: str) -> str:
+    """A shell expression for the id of project ``name`` (the glance client wants ids)."""
+    return f'"$({_cmd("openstack", "project", "show", "-f", "value", "-c", "id", name)})"'
 
 
 def _release(ctx: Context) -> list[str]:
@@ -88,11 +103,12 @@ def _set_property(ctx: Context) -> list[str]:
 def _deactivate(ctx: Context) -> list[str]:
     lines = []
     if ctx.owner_user is not None:
-        project = ctx.owner_user.project_id
+        name = ctx.owner_user.name
         lines += [
-            "# give the image to the run's temporary project (its member then gets HTTP 403)",
-            _cmd("openstack", "image", "set", "--project", project, _image(ctx)),
-            _cmd("glance", "image-update", "--owner", project, _image(ctx)),
+            *_project(name, "owner"),
+            "# give it the image (a member of that project then gets HTTP 403 on download)",
+            _cmd("openstack", "image", "set", "--project", name, _image(ctx)),
+            f"glance image-update --owner {_project_id(name)} {shlex.quote(_image(ctx))}",
         ]
     return [
         *lines,
@@ -110,19 +126,21 @@ def _reactivate(ctx: Context) -> list[str]:
 
 def _share(ctx: Context) -> list[str]:
     image = _image(ctx)
-    project = ctx.share_user.project_id if ctx.share_user is not None else "PROJECT_ID"
+    name = ctx.share_user.name if ctx.share_user is not None else "PROJECT"
+    project, quoted = _project_id(name), shlex.quote(image)
     back = ctx.opts.visibility
     return [
+        *_project(name, "member"),
         _cmd("openstack", "image", "set", "--shared", image),
         _cmd("glance", "image-update", "--visibility", "shared", image),
-        _cmd("openstack", "image", "add", "project", image, project),
-        _cmd("glance", "member-create", image, project),
+        _cmd("openstack", "image", "add", "project", image, name),
+        f"glance member-create {quoted} {project}",
         "# the member project accepts (openstack: as that project, image set --accept)",
-        _cmd("glance", "member-update", image, project, "accepted"),
+        f"glance member-update {quoted} {project} accepted",
         _cmd("openstack", "image", "member", "list", image),
         _cmd("glance", "member-list", "--image-id", image),
-        _cmd("openstack", "image", "remove", "project", image, project),
-        _cmd("glance", "member-delete", image, project),
+        _cmd("openstack", "image", "remove", "project", image, name),
+        f"glance member-delete {quoted} {project}",
         _cmd("openstack", "image", "set", f"--{back}", image),
         _cmd("glance", "image-update", "--visibility", back, image),
     ]

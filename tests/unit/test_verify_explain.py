@@ -25,8 +25,8 @@ def _explained(make_context: Callable[..., FakeContext], tmp_path: Path) -> dict
     assert run.ok
     assert ctx.owner_user is not None and ctx.share_user is not None
     lines["_ids"] = [
-        str(ctx.image_id), str(ctx.image_name), ctx.owner_user.project_id,
-        ctx.share_user.project_id, str(ctx.source.path if ctx.source else ""),
+        str(ctx.image_id), str(ctx.image_name), ctx.owner_user.name,
+        ctx.share_user.name, str(ctx.source.path if ctx.source else ""),
     ]  # fmt: skip
     return lines
 
@@ -47,16 +47,23 @@ def test_each_step_gives_both_clients_commands_with_the_real_ids(
         f"openstack image set --deactivate {image}",
         f"glance image-deactivate {image}",
     ]
-    assert f"openstack image set --project {owner} {image}" in got["deactivate"]
+    owner_name = "glance-verify-test-owner"
+    assert owner == owner_name
+    assert f"openstack project create {owner_name}" in got["deactivate"]
+    assert f"openstack image set --project {owner_name} {image}" in got["deactivate"]
+    assert (
+        f'glance image-update --owner "$(openstack project show -f value -c id {owner_name})" '
+        f"{image}"
+    ) in got["deactivate"]
     assert got["reactivate"] == [
         f"openstack image set --activate {image}",
         f"glance image-reactivate {image}",
     ]
     share = got["share"]
     for line in (
+        f"openstack project create {member}",
         f"openstack image add project {image} {member}",
-        f"glance member-create {image} {member}",
-        f"glance member-delete {image} {member}",
+        f'glance member-create {image} "$(openstack project show -f value -c id {member})"',
         f"openstack image set --private {image}",  # the visibility asked for, back
     ):
         assert line in share
