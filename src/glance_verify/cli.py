@@ -400,14 +400,14 @@ def check_store(api: GlanceApi, store: str) -> None:
         raise ConfigError(f"--store {store}: unknown store; this Glance has: {', '.join(stores)}")
 
 
-def _show_step(console: Console, result: StepResult, ctx: Context) -> None:
+def _show_step(console: Console, result: StepResult, ctx: Context | None = None) -> None:
     """One line per step as it ends; --quiet keeps only failures. With --explain, the
     commands that do the same follow a step that ran."""
     if result.status == "fail":
         console.line(step_line(result))
     else:
         console.info(step_line(result))
-    if ctx.opts.explain and result.status != "skip":
+    if ctx is not None and ctx.opts.explain and result.status != "skip":
         for line in explain_lines(result.name, ctx):
             console.line(" " * EXPLAIN_INDENT + line)
 
