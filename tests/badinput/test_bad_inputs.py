@@ -116,6 +116,61 @@ RBD_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 # (case id, host vars, extra inventory change, variable the message must name)
+
+
+def images(**changes: Any) -> dict[str, Any]:
+    """glance_images_list with a good first image and a second one changed as given (a value
+    of None leaves that key out)."""
+    good = {"name": "lab-raw", "file": "/srv/images/lab.raw", "disk_format": "raw"}
+    second = {k: v for k, v in {**good, "name": "second", **changes}.items() if v is not None}
+    return {"glance_images_list": [good, second]}
+
+
+#: The kept images (glance_images role): the message names the entry and the field.
+IMAGE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("image-without-name", images(name=None), "glance_images_list[1].name"),
+    ("image-without-format", images(disk_format=None), "glance_images_list[1].disk_format"),
+    (
+        "image-unknown-disk-format",
+        images(disk_format="floppy"),
+        "glance_images_list[1].disk_format",
+    ),
+    (
+        "image-unknown-container-format",
+        images(container_format="zip"),
+        "glance_images_list[1].container_format",
+    ),
+    ("image-sha512-not-hex", images(sha512="z" * 128), "glance_images_list[1].sha512"),
+    ("image-sha512-too-short", images(sha512="ab" * 32), "glance_images_list[1].sha512"),
+    (
+        "image-file-and-url",
+        images(url="http://example.org/a.img"),
+        "glance_images_list[1].file/.url",
+    ),
+    ("image-no-source", images(file=None), "glance_images_list[1].file/.url"),
+    ("image-relative-file", images(file="images/lab.raw"), "glance_images_list[1].file"),
+    (
+        "image-ftp-url",
+        images(file=None, url="ftp://example.org/a.img"),
+        "glance_images_list[1].url",
+    ),
+    ("image-bad-visibility", images(visibility="everyone"), "glance_images_list[1].visibility"),
+    (
+        "image-property-number",
+        images(properties={"min_ram": 64}),
+        "glance_images_list[1].properties",
+    ),
+    ("image-unknown-key", images(checksum="abc"), "glance_images_list[1]: unknown key"),
+    ("image-twice", images(name="lab-raw"), "glance_images_list has the name(s) lab-raw"),
+    ("images-not-a-list", {"glance_images_list": {"name": "x"}}, "glance_images_list"),
+    ("lab-cirros-relative", {"lab_cirros_image": "cirros.img"}, "lab_cirros_image"),
+    (
+        "lab-cirros-name-taken",
+        {"glance_images_list": [{"name": "cirros", "file": "/srv/c.img", "disk_format": "qcow2"}]},
+        "lab_cirros_image_name",
+    ),
+]
+
 CASES: list[tuple[str, dict[str, Any], str]] = [
     *RBD_CASES,
     ("default-store-not-enabled", {"glance_default_store": "rbd"}, "glance_default_store"),
@@ -291,6 +346,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         {"glance_import_allowed_schemes": ["http", "ftp"]},
         "glance_import_allowed_schemes",
     ),
+    *IMAGE_CASES,
     ("empty-db-password", {"glance_db_password": ""}, "glance_db_password"),
     ("empty-keystone-password", {"glance_keystone_password": ""}, "glance_keystone_password"),
     ("no-db-user-hosts", {"glance_db_user_hosts": []}, "glance_db_user_hosts"),
