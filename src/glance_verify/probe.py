@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import sys
@@ -209,7 +210,8 @@ def writer(api: GlanceApi, size: int, prefix: str, written: list[Written]) -> Ca
             started=round(started, 3),
         )
         written.append(entry)
-        status, text = api.try_upload(entry.id, [data])
+        # A file object: sent with a Content-Length (a list would be form-encoded).
+        status, text = api.try_upload(entry.id, io.BytesIO(data))
         if status != 204:
             entry.upload = text
             raise CheckFailed(text)
