@@ -321,6 +321,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         default=60.0,
         help="stop after this long at the latest (default: %(default)s)",
     )
+    p.add_argument(
+        "--request-timeout",
+        metavar="SECONDS",
+        type=_seconds("--request-timeout", 600),
+        default=30.0,
+        help="a request whose socket stalls this long fails (default: %(default)s); an "
+        "upload cut off behind a load balancer may otherwise hang for its timeouts",
+    )
     p.add_argument("--stop-file", metavar="FILE", help="stop as soon as this file exists")
     p.add_argument("--json", metavar="FILE", help="write the summary here (default: stdout)")
     p.add_argument("--keep", action="store_true", help="keep the written images")
@@ -344,14 +352,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(f"--stop-file {stop_file}: exists already; remove it first")
     quiet_sdk_logging(args.debug)
     options = cloud_options(args)
+    timeout = int(max(1, args.request_timeout))
+
+    def open_api() -> GlanceApi:
+        return GlanceApi(connect(options, api_timeout=timeout))
+
     loops: list[Loop] = []
     written: list[Written] = []
     # A connection per loop: the threads share no HTTP session.
     if args.read:
-        loops.append(Loop("read", reader(GlanceApi(connect(options)), args.read), args.interval))
+        loops.append(Loop("read", reader(open_api(), args.read), args.interval))
     if args.list:
-        loops.append(Loop("list", lister(GlanceApi(connect(options))), args.interval))
-    writer_api = GlanceApi(connect(options)) if args.write else None
+        loops.append(Loop("list", lister(open_api()), args.interval))
+    writer_api = open_api() if args.write else None
     if writer_api is not None:
         prefix = f"{args.name_prefix}-{os.getpid()}"
         loops.append(Loop("write", writer(writer_api, args.write_kib * 1024, prefix, written),
