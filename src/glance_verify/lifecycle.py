@@ -133,6 +133,24 @@ def step_create_empty(ctx: Context) -> str:
     return "status=queued, no checksum, no os_hash_value"
 
 
+#: Glance's answers to PUT /file when its store driver could not write the data: 410
+#: (the file store's directory not writable), 503 (StorageWriteDenied) and 500 (a
+#: driver error, e.g. rbd's PermissionError for a Ceph key without caps on the pool).
+STORE_REFUSED = {410: "can glance write its store directory?", 500: "", 503: ""}
+STORE_HINT = (
+    "check the store's permissions and credentials, e.g. the Ceph key's OSD caps on the pool "
+    "(ceph auth get client.<user>)"
+)
+
+
+def upload_failure(status: int, text: str) -> str:
+    """The message for a PUT /file that Glance did not answer 204 (``text``: what came
+    back, ``status`` 0 when no answer came): the store's refusal said as such."""
+    if status not in STORE_REFUSED:
+        return text
+    return f"the store refused the write: {text} ({STORE_REFUSED[status] or STORE_HINT})"
+
+
 def upload_source(
     ctx: Context, image_id: str, store: str | None, label: str
 ) -> tuple[Digests, float]:
@@ -144,12 +162,9 @@ def upload_source(
     with source.path.open("rb") as handle, ctx.progress(label, source.size) as bar:
         reader = HashingReader(handle, source.size, ctx.opts.hash_algo, progress=bar)
         start = time.monotonic()
-        try:
-            ctx.api.upload(image_id, reader, store=store)
-        except CheckFailed as exc:
-            if "HTTP 410" in str(exc):
-                raise CheckFailed(f"{exc} (can glance write its store directory?)") from None
-            raise
+        status, text = ctx.api.try_upload(image_id, reader, store=store)
+        if status != 204:
+            raise CheckFailed(upload_failure(status, text))
         seconds = time.monotonic() - start
     return reader.digests(), seconds
 

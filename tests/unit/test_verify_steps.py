@@ -380,3 +380,31 @@ def test_api_release_names_the_release_behind_the_current_version() -> None:
 def test_api_release_without_a_current_version_fails_the_step() -> None:
     with pytest.raises(CheckFailed, match="no CURRENT version"):
         lifecycle.api_release([{"id": "v2.16", "status": "SUPPORTED"}])
+
+
+# --- a store that refuses the write -------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_store_error_on_upload_says_the_store_refused_the_write(status: int) -> None:
+    text = f"PUT /v2/images/x/file: HTTP {status} Failed to upload image data due to internal error"
+    message = lifecycle.upload_failure(status, text)
+    assert message.startswith("the store refused the write: PUT /v2/images/x/file: HTTP ")
+    assert "Ceph key's OSD caps" in message
+
+
+def test_an_unwritable_file_store_keeps_its_own_hint() -> None:
+    message = lifecycle.upload_failure(410, "PUT /v2/images/x/file: HTTP 410 Gone")
+    assert message.startswith("the store refused the write: ")
+    assert message.endswith("(can glance write its store directory?)")
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        (413, "PUT /v2/images/x/file: HTTP 413 over quota"),
+        (0, "PUT: no answer, the connection broke"),
+    ],
+)
+def test_other_upload_failures_are_passed_on_as_they_are(status: int, text: str) -> None:
+    assert lifecycle.upload_failure(status, text) == text
