@@ -174,6 +174,18 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_metadefs_options(p: argparse.ArgumentParser) -> None:
+    catalog = p.add_argument_group("metadata definitions catalog (with --config: as deployed)")
+    catalog.add_argument(
+        "--metadefs",
+        action="store_true",
+        help="the catalog was loaded (glance-manage db load_metadefs): GET "
+        "/v2/metadefs/namespaces has the standard namespaces (with --config and the files "
+        "here: every namespace of its metadefs_dir) with their resource type associations, "
+        "properties and objects; an admin creates and deletes one",
+    )
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser. Options it is not given are None: ``settings`` fills them in from
     --config or ``Options``' defaults. ``argv`` is read ahead for the SDK's auth options."""
@@ -353,8 +365,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "store, or --store, is rbd): its direct_url or locations must name "
         "rbd://<fsid>/POOL/<image id>/snap; the file-store checks do not apply",
     )
-    _add_node_options(p)
-    _add_import_options(p)
+    for add_group in (_add_node_options, _add_import_options, _add_metadefs_options):
+        add_group(p)
     run = p.add_argument_group("run")
     run.add_argument(
         "--skip",

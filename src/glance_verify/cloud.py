@@ -332,12 +332,59 @@ class GlanceApi:
             connect_retries=0,
         )  # fmt: skip
 
-    def try_import(self, image_id: str, method: dict[str, Any]) -> tuple[int, str]:
-        """``POST /v2/images/ID/import`` with ``{"method": method}``: (HTTP status, a line
-        saying what came back). Glance answers 202 when it takes the import on."""
+    def try_import(
+        self, image_id: str, method: dict[str, Any], stores: list[str] | None = None
+    ) -> tuple[int, str]:
+        """``POST /v2/images/ID/import`` with ``{"method": method}`` (and ``"stores"``, the
+        stores to import or copy to): (HTTP status, a line saying what came back). Glance
+        answers 202 when it takes the import on."""
         path = f"/images/{image_id}/import"
-        resp = self._image.request(path, "POST", json={"method": method}, raise_exc=False)
+        body: dict[str, Any] = {"method": method}
+        if stores is not None:
+            body["stores"] = stores
+        resp = self._image.request(path, "POST", json=body, raise_exc=False)
         return int(resp.status_code), status_text("POST", path, resp)
+
+    def metadef_namespaces(self, **query: Any) -> list[dict[str, Any]]:
+        """Every metadata definitions namespace this user sees (``GET
+        /v2/metadefs/namespaces``, following pagination; ``query``: e.g. resource_types)."""
+        params = {"limit": 100, **query}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call("GET", "/metadefs/namespaces", (200,), params=params).json()
+            namespaces = page.get("namespaces", [])
+            found.extend(namespaces)
+            if not namespaces or "next" not in page:
+                return found
+            params["marker"] = namespaces[-1]["namespace"]
+
+    def metadef_namespace(self, name: str) -> dict[str, Any] | None:
+        """One namespace with its resource type associations, properties and objects;
+        None if Glance answers 404."""
+        resp = self._call("GET", f"/metadefs/namespaces/{name}", (200, 404))
+        if resp.status_code == 404:
+            return None
+        namespace: dict[str, Any] = resp.json()
+        return namespace
+
+    def create_metadef_namespace(self, **attrs: Any) -> dict[str, Any]:
+        namespace: dict[str, Any] = self._call(
+            "POST", "/metadefs/namespaces", (201,), json=attrs
+        ).json()
+        return namespace
+
+    def add_metadef_property(self, namespace: str, **attrs: Any) -> dict[str, Any]:
+        path = f"/metadefs/namespaces/{namespace}/properties"
+        prop: dict[str, Any] = self._call("POST", path, (201,), json=attrs).json()
+        return prop
+
+    def associate_metadef_resource_type(self, namespace: str, **attrs: Any) -> dict[str, Any]:
+        path = f"/metadefs/namespaces/{namespace}/resource_types"
+        assoc: dict[str, Any] = self._call("POST", path, (201,), json=attrs).json()
+        return assoc
+
+    def delete_metadef_namespace(self, name: str, missing_ok: bool = False) -> None:
+        self._call("DELETE", f"/metadefs/namespaces/{name}", (204, 404) if missing_ok else (204,))
 
     def image_tasks(self, image_id: str) -> list[dict[str, Any]]:
         """``GET /v2/images/ID/tasks`` (Image API 2.12+): the image's import tasks."""

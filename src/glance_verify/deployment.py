@@ -13,6 +13,7 @@ Format 1 (every key optional except ``format``)::
      "show_image_direct_url": false,
      "show_multiple_locations": false,
      "staging_dir": "/var/lib/glance/staging/",
+     "metadefs_dir": "/etc/glance/metadefs",
      "image_import": {"methods": ["glance-direct", "web-download", "copy-image"],
                       "filters": {"allowed_schemes": ["http", "https"],
                                   "disallowed_schemes": [], "allowed_hosts": [],
@@ -26,7 +27,9 @@ Format 1 (every key optional except ``format``)::
 ``backends`` empty: single-store mode (``single_store``); ``rbd_pool`` / ``pool``: the
 Ceph pool of an rbd store (null otherwise); ``image_import`` absent: the import steps do
 not run (a filter list left out: Glance's default); ``quota`` "0": off;
-``keystone_limits`` {}: off. A missing file, bad JSON, another format, an unknown key or a
+``keystone_limits`` {}: off; ``metadefs_dir``: the
+role loaded the metadata definitions catalog from there (absent: step metadefs does
+not run). A missing file, bad JSON, another format, an unknown key or a
 value of the wrong type is a ConfigError naming the file and the key.
 """
 
@@ -64,6 +67,7 @@ SCHEMA: dict[str, Any] = {
     "show_image_direct_url": bool,
     "show_multiple_locations": bool,
     "staging_dir": (str, _NONE),
+    "metadefs_dir": str,
     "image_import": {
         "methods": [str],
         "filters": {
@@ -109,6 +113,8 @@ class Deployment:
     rbd_pool: str | None = None
     backends: tuple[DeployedBackend, ...] = ()
     staging_dir: str | None = None
+    #: Where the metadata definition files the role loaded are (None: it loads none).
+    metadefs_dir: str | None = None
     #: The enabled import methods (None: the file does not say).
     import_methods: tuple[str, ...] | None = None
     import_filters: ImportFilters | None = None
@@ -265,6 +271,7 @@ def _deployment(data: object, source: str) -> Deployment:
         rbd_pool=single.get("rbd_pool"),
         backends=backends,
         staging_dir=data.get("staging_dir"),
+        metadefs_dir=data.get("metadefs_dir"),
         import_methods=tuple(methods) if methods is not None else None,
         import_filters=filters,
         image_cache=bool(cache.get("enabled", False)),

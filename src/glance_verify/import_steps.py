@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glance_verify.cloud import TRANSIENT, poll
-from glance_verify.compare import image_record_problems, short
+from glance_verify.cloud import TRANSIENT, poll, wait_for_status
+from glance_verify.compare import digest_problems, image_record_problems, mismatch, short
 from glance_verify.context import Context
 from glance_verify.errors import CheckFailed
 from glance_verify.hashing import DOWNLOAD_CHUNK_SIZE, Digests, HashingReader, hash_chunks
@@ -34,8 +34,9 @@ from glance_verify.imports import (
     refused_url,
     timeline_problems,
 )
-from glance_verify.labs import temp_image
-from glance_verify.lifecycle import require_file_size, require_gone
+from glance_verify.labs import local_store_dir, temp_image
+from glance_verify.lifecycle import require_file_size, require_gone, upload_source
+from glance_verify.options import Backend, Options
 
 #: How long the staged file may outlive the image turning active (seconds).
 STAGED_GONE_WAIT = 30.0
@@ -365,3 +366,112 @@ def step_import_refused(ctx: Context) -> str:
         notes.append("nothing asked of the server listening there")
     notes.append("deleted")
     return "; ".join(notes)
+
+
+def copy_stores(opts: Options) -> tuple[Backend, Backend] | None:
+    """The store step import-copy-image uploads to (the default backend, else the first)
+    and the one it copies to (the next); None with fewer than two."""
+    if len(opts.backends) < 2:
+        return None
+    names = [b.name for b in opts.backends]
+    first = names.index(opts.default_backend) if opts.default_backend in names else 0
+    source = opts.backends[first]
+    target = next(b for b in opts.backends if b.name != source.name)
+    return source, target
+
+
+def _stores(image: dict[str, Any], key: str = "stores") -> list[str]:
+    return [s for s in str(image.get(key) or "").split(",") if s]
+
+
+def _copy_state(image: dict[str, Any]) -> str:
+    """``active stores=fast copying to legacy``: the status with the image's stores (a
+    copy leaves the status active), what it is being copied to, a failure."""
+    text = f"{image.get('status')} stores={','.join(_stores(image)) or '-'}"
+    importing = _stores(image, "os_glance_importing_to_stores")
+    failed = _stores(image, "os_glance_failed_import")
+    return (
+        text
+        + (f" copying to {','.join(importing)}" if importing else "")
+        + (f" failed {','.join(failed)}" if failed else "")
+    )
+
+
+def _follow_copy(ctx: Context, image_id: str, target: str, timeline: Timeline) -> dict[str, Any]:
+    """Look at the image until ``target`` is among its stores, or the copy failed (or
+    --timeout): the image as last seen."""
+    deadline = time.monotonic() + ctx.opts.timeout
+    while True:
+        image = ctx.api.get_image(image_id)
+        if image is None:
+            raise CheckFailed(f"image {image_id} disappeared (GET answers 404)")
+        timeline.see(_copy_state(image))
+        failed = target in _stores(image, "os_glance_failed_import")
+        if target in _stores(image) or failed or time.monotonic() >= deadline:
+            return image
+        time.sleep(IMPORT_POLL)
+
+
+def _store_bytes(ctx: Context, image_id: str, backends: tuple[Backend, ...], local: Digests) -> str:
+    """Hash the image's file in each file store here: as the uploaded data."""
+    hashed, problems = [], []
+    for backend in backends:
+        directory = local_store_dir(ctx, backend.directory)
+        if directory is None:
+            continue
+        path = directory / image_id
+        if not path.is_file():
+            problems.append(f"{path}: no such file")
+            continue
+        problems += digest_problems(local, file_digests(path, local.algo), str(path))
+        hashed.append(backend.name)
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    if not hashed:
+        return "store files not here (no --local-stores or --host-root): bytes not hashed"
+    return f"the files in {' and '.join(hashed)}: size, md5 and {local.algo} = local"
+
+
+def step_import_copy_image(ctx: Context) -> str:
+    """Upload to one store, copy the active image to another with copy-image: the image
+    stays active and then lists both stores, the bytes in each store hash as the
+    uploaded data; delete: 404, the files gone."""
+    _require_offered(ctx, "copy-image")
+    pair = copy_stores(ctx.opts)
+    if pair is None:
+        raise CheckFailed("copy-image needs two stores (--backend, or --config backends)")
+    source, target = pair
+    api = ctx.api
+    timeline = _timeline(ctx, "import-copy-image")
+    image_id = str(temp_image(ctx, "import-copy")["id"])
+    local, _ = upload_source(ctx, image_id, source.name, f"upload {source.name}")
+    image = wait_for_status(api, image_id, "active", ctx.opts.timeout)
+    timeline.see(_copy_state(image))
+    status, answer = api.try_import(image_id, {"name": "copy-image"}, stores=[target.name])
+    if status != 202:
+        raise CheckFailed(f"{answer} ({timeline.text()})")
+    image = _follow_copy(ctx, image_id, target.name, timeline)
+    problems = image_record_problems(local, image)
+    both = sorted([source.name, target.name])
+    if sorted(_stores(image)) != both:
+        problems.append(mismatch("stores", ",".join(both), image.get("stores")))
+    if problems:
+        raise CheckFailed(f"{'; '.join(problems)} ({timeline.text()})")
+    hashed = _store_bytes(ctx, image_id, (source, target), local)
+    api.delete_image(image_id)
+    require_gone(api, image_id)
+    left = [
+        str(d / image_id)
+        for d in (local_store_dir(ctx, b.directory) for b in (source, target))
+        if d is not None and (d / image_id).exists()
+    ]
+    if left:
+        raise CheckFailed(f"still there after delete: {', '.join(left)}")
+    return "; ".join(
+        [
+            f"uploaded to {source.name}, copied to {target.name}: {timeline.text()}",
+            f"size, checksum and {local.algo} = local",
+            hashed,
+            "deleted" + (", files gone" if "not hashed" not in hashed else ""),
+        ]
+    )

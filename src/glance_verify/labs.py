@@ -106,7 +106,7 @@ def _store_detail_problems(backend: Backend, detail: Mapping[str, Any]) -> list[
     return problems
 
 
-def _local_dir(ctx: Context, directory: object) -> Path | None:
+def local_store_dir(ctx: Context, directory: object) -> Path | None:
     """``directory`` as a local Path with --local-stores (an all-in-one host), else None."""
     if directory is None or not ctx.opts.local_stores:
         return None
@@ -134,7 +134,7 @@ def _check_backend(ctx: Context, backend: Backend) -> str:
             problems += location_problems(urls, backend.directory, image_id)
             notes.append(f"location file://{backend.directory}/<id>")
     require(problems)
-    local_dir = _local_dir(ctx, backend.directory)
+    local_dir = local_store_dir(ctx, backend.directory)
     if local_dir is not None:
         require_file_size(local_dir / image_id, local.size, f"in backend {name}")
         notes.append("file there with its size")
@@ -166,7 +166,7 @@ def _quota_store_dir(ctx: Context) -> Path | None:
     if ctx.opts.store_path is not None:
         return ctx.opts.store_path
     default = next((b for b in ctx.opts.backends if b.name == ctx.opts.default_backend), None)
-    return _local_dir(ctx, default.directory) if default is not None else None
+    return local_store_dir(ctx, default.directory) if default is not None else None
 
 
 def _project_usage(ctx: Context, owner: object) -> int:

@@ -95,6 +95,10 @@ class Options:
     serve_port: int = 8089
     #: The staging area (node_staging_uri's directory) as a path here, when local.
     staging_path: Path | None = None
+    #: The metadata definitions catalog was loaded (--metadefs, or --config): step
+    #: metadefs runs; with the definition files' directory as a path here, when local.
+    metadefs: bool = False
+    metadefs_path: Path | None = None
     #: Append each temporary user's password here (for a harness's leak scan).
     record_secrets: Path | None = None
     member_role: str = "member"

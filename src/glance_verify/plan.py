@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from glance_verify import import_steps, labs, lifecycle, nodes
+from glance_verify import import_steps, labs, lifecycle, metadefs, nodes
 from glance_verify.context import Context
 from glance_verify.imports import http_url, refused_url
 from glance_verify.options import Options
@@ -222,6 +222,15 @@ STEPS: tuple[Step, ...] = (
         not_applicable=lambda o: None if o.keystone_limits else "no --keystone-limits",
     ),
     Step(
+        "metadefs",
+        "GET /v2/metadefs/namespaces: every namespace of the definition files (with "
+        "--config and the files here; else the standard ones) is there with its resource "
+        "type associations, properties and objects; an admin creates a namespace, adds a "
+        "property and an OS::Glance::Image association, sees it listed, deletes it (404)",
+        metadefs.step_metadefs,
+        not_applicable=lambda o: None if o.metadefs else "no --metadefs",
+    ),
+    Step(
         "http-store",
         "register --http-url as the location of a queued image: active without passing "
         "through saving; the data downloaded through Glance equals the URL's (md5, os_hash)",
@@ -251,6 +260,15 @@ def web_download_not_applicable(opts: Options) -> str | None:
             f"the import filters refuse {url}: {reason} (allow the server's host and "
             "port: glance_import_allowed_hosts/_ports; or --serve-address/--serve-port)"
         )
+    return None
+
+
+def copy_not_applicable(opts: Options) -> str | None:
+    off = _method_off(opts, "copy-image")
+    if off is not None:
+        return off
+    if import_steps.copy_stores(opts) is None:
+        return "copy-image needs two stores that take uploads (--backend, --config backends)"
     return None
 
 
@@ -289,6 +307,15 @@ IMPORT_STEPS: tuple[Step, ...] = (
         import_steps.step_import_web_download,
         requires=("source",),
         not_applicable=web_download_not_applicable,
+    ),
+    Step(
+        "import-copy-image",
+        "upload to the default store, copy the image to another with copy-image: it stays "
+        "active (each state seen, with its time), then lists both stores; with local "
+        "stores the file in each hashes as the uploaded data; delete: 404, files gone",
+        import_steps.step_import_copy_image,
+        requires=("source",),
+        not_applicable=copy_not_applicable,
     ),
     Step(
         "import-refused",

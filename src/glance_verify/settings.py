@@ -172,6 +172,13 @@ class Sources:
         directory = self.deployment.staging_dir if self.deployment else None
         return self.local_dir(None, "", "staging_dir", directory)
 
+    def metadefs(self) -> tuple[bool, Path | None]:
+        """--metadefs, or --config's metadefs_dir (looked at when the files are here)."""
+        dep = self.deployment
+        from_file = dep.metadefs_dir if dep is not None else None
+        on = bool(self.args.metadefs) or from_file is not None
+        return on, self.local_dir(None, "", "metadefs_dir", from_file)
+
     def quota(self) -> tuple[int | None, str | None]:
         text = self.args.quota
         if text is None and self.deployment is not None:
@@ -280,6 +287,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
     json_path, json_stdout, junit_path = report_paths(args)
     html_path, html_template = html_report(args, json_path)
     import_methods = sources.import_methods()
+    metadefs, metadefs_path = sources.metadefs()
     serve_port = given(args.serve_port, d.serve_port)
     if not 1 <= serve_port <= 65535:
         raise ConfigError(f"--serve-port {serve_port}: give a TCP port from 1 to 65535")
@@ -329,6 +337,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         serve_address=serve_address,
         serve_port=serve_port,
         staging_path=sources.staging_path(import_methods),
+        metadefs=metadefs,
+        metadefs_path=metadefs_path,
         record_secrets=Path(args.record_secrets) if args.record_secrets else None,
         member_role=given(args.member_role, d.member_role),
         skip=skip,

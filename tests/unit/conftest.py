@@ -96,6 +96,8 @@ class FakeGlance:
     staged_kept_for: float | None = 0.0
     staged: dict[str, bytes] = field(default_factory=dict)
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    copy_corrupts: bool = False
+    copy_never_lands: bool = False
 
     def view(self, project: str = ADMIN_PROJECT, admin: bool = True) -> FakeApi:
         return FakeApi(self, project, admin)
@@ -147,6 +149,13 @@ class FakeApi:
             return None
         if image.get("_next_statuses"):
             image["status"] = image["_next_statuses"].pop(0)
+        if image.get("_copied_to") and not self.g.copy_never_lands:
+            # Seen copying once, then the stores are there.
+            if image.pop("_copy_seen", False):
+                image["stores"] = ",".join([image["stores"], *image.pop("_copied_to")])
+                image["os_glance_importing_to_stores"] = ""
+            else:
+                image["_copy_seen"] = True
         return dict(image)
 
     def list_images(self, **query: Any) -> list[dict[str, Any]]:
@@ -300,12 +309,16 @@ class FakeApi:
         if self.g.store_dir is not None:
             (self.g.store_dir / image["id"]).write_bytes(data)
 
-    def try_import(self, image_id: str, method: dict[str, Any]) -> tuple[int, str]:
+    def try_import(
+        self, image_id: str, method: dict[str, Any], stores: list[str] | None = None
+    ) -> tuple[int, str]:
         image = self._get(image_id)
         path = f"POST /v2/images/{image_id}/import"
         name = method.get("name")
         if name not in self.g.import_methods:
             return 400, f"{path}: HTTP 400 Import method {name} is not enabled"
+        if name == "copy-image":
+            return self._copy(image, stores or [])
         if name == "glance-direct":
             data = self.g.staged.pop(image_id)
             kept = self.g.staged_kept_for
@@ -331,6 +344,20 @@ class FakeApi:
             ]
             return 202, ""
         self._imported(image, fetch_url(uri))
+        return 202, ""
+
+    def _copy(self, image: dict[str, Any], stores: list[str]) -> tuple[int, str]:
+        """Like Glance: the image stays active, the copy is importing to its stores (one
+        look), then they join ``stores``; its data written there (``copy_corrupts``:
+        not the same bytes)."""
+        if image["status"] != "active" or not set(stores) <= set(self.g.backends):
+            return 409, f"POST /v2/images/{image['id']}/import: HTTP 409 cannot copy"
+        data = self.g.data[image["id"]]
+        for store in stores:
+            written = data[:-1] + b"!" if self.g.copy_corrupts else data
+            (self.g.backends[store] / image["id"]).write_bytes(written)
+        image["os_glance_importing_to_stores"] = ",".join(stores)
+        image["_copied_to"] = stores
         return 202, ""
 
     def image_tasks(self, image_id: str) -> list[dict[str, Any]]:

@@ -239,10 +239,12 @@ def test_enabled_steps_mirror_the_playbooks_rule(tmp_path: Path) -> None:
     assert list(enabled_steps(plain)) == LIFECYCLE
     full = Options(
         store_path=tmp_path, db_url=object(),  # type: ignore[arg-type]
-        backends=(Backend("fast"),), default_backend="fast", quota=1, keystone_limits=True,
-        image_cache=True, http_url="http://x/i", api_nodes=("http://10.0.0.21:9292",),
-        import_methods=("glance-direct", "web-download"),
+        backends=(Backend("fast"), Backend("slow")), default_backend="fast", quota=1,
+        keystone_limits=True, image_cache=True, http_url="http://x/i",
+        api_nodes=("http://10.0.0.21:9292",),
+        import_methods=("glance-direct", "web-download", "copy-image"),
         import_filters=ImportFilters(allowed_hosts=("127.0.0.1",), allowed_ports=(8089,)),
+        metadefs=True,
     )  # fmt: skip
     # A file store or an rbd store, never both: store-rbd has its own tests.
     assert set(enabled_steps(full)) == {s.name for s in STEPS} - {"expected-hash", "store-rbd"}
@@ -405,3 +407,16 @@ def test_a_temporary_user_connection_keeps_the_admin_s_settings_but_not_its_clou
     assert conn.config.get_region_name("image") == "R1"
     assert conn.config.get_interface("image") == "internal"
     assert conn.config.config["auth"]["user_id"] == "u1"
+
+
+def test_metadefs_dir_turns_the_catalog_step_on(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"format": 1, "metadefs_dir": "/etc/glance/metadefs"})
+    # The files are not here: the step expects the standard namespaces.
+    opts = cli.parse_args(["--config", str(path)])
+    assert opts.metadefs is True and opts.metadefs_path is None
+    root = tmp_path / "root"
+    (root / "etc/glance/metadefs").mkdir(parents=True)
+    opts = cli.parse_args(["--config", str(path), "--host-root", str(root)])
+    assert opts.metadefs_path == root / "etc/glance/metadefs"
+    assert cli.parse_args(["--metadefs"]).metadefs is True
+    assert cli.parse_args([]).metadefs is False

@@ -17,6 +17,7 @@ from conftest import FakeContext, FakeGlance, free_port
 from glance_verify import import_steps
 from glance_verify.deployment import parse_deployment
 from glance_verify.errors import CheckFailed
+from glance_verify.import_steps import copy_stores
 from glance_verify.imports import (
     IMPORT_PATHS,
     ImportFilters,
@@ -27,8 +28,13 @@ from glance_verify.imports import (
     refused_url,
     timeline_problems,
 )
-from glance_verify.options import Options
-from glance_verify.plan import enabled_steps, refused_not_applicable, web_download_not_applicable
+from glance_verify.options import Backend, Options
+from glance_verify.plan import (
+    STEPS,
+    enabled_steps,
+    refused_not_applicable,
+    web_download_not_applicable,
+)
 from glance_verify.report import to_dict
 from glance_verify.runner import run_steps
 
@@ -426,3 +432,58 @@ def test_import_methods_option_wins_over_the_file(tmp_path: Path) -> None:
         ["--os-cloud", "x", "--config", str(config), "--import-methods", "glance-direct"]
     )
     assert opts.import_methods == ("glance-direct",)
+
+
+# --- import-copy-image ------------------------------------------------------------------------
+
+
+def test_copy_stores_default_first_then_another() -> None:
+    fast, slow = Backend("fast"), Backend("slow")
+    assert copy_stores(Options(backends=(fast,))) is None
+    assert copy_stores(Options(backends=(fast, slow))) == (fast, slow)
+    assert copy_stores(Options(backends=(fast, slow), default_backend="slow")) == (slow, fast)
+
+
+def _copy_run(ctx: FakeContext) -> tuple[str, str, dict[str, Any]]:
+    run = run_steps(ctx, [s for s in STEPS if s.name in ("source", "import-copy-image")])
+    [copy] = [r for r in run.steps if r.name == "import-copy-image"]
+    return copy.status, copy.detail, to_dict(run, ctx.opts)["import_states"]
+
+
+def test_copy_image_lists_both_stores_with_the_same_bytes(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    status, detail, states = _copy_run(make_context(**storage_lab))
+    assert status == "pass", detail
+    assert detail.startswith("uploaded to fast, copied to slow: active stores=fast 0.00s")
+    assert "-> active stores=fast copying to slow " in detail
+    assert "-> active stores=fast,slow " in detail
+    assert "the files in fast and slow: size, md5 and sha512 = local" in detail
+    assert detail.endswith("deleted, files gone")
+    assert [s["status"] for s in states["import-copy-image"]] == [
+        "active stores=fast",
+        "active stores=fast copying to slow",
+        "active stores=fast,slow",
+    ]
+    assert fake_glance.images == {}
+    assert [list(d.iterdir()) for d in fake_glance.backends.values()] == [[], []]
+
+
+def test_copy_image_fails_when_the_copy_differs(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    fake_glance.copy_corrupts = True
+    status, detail, _ = _copy_run(make_context(**storage_lab))
+    assert status == "fail"
+    assert "backend-slow/" in detail and "md5" in detail
+    assert fake_glance.images == {}  # the run's cleanup deleted it
+
+
+def test_copy_image_fails_when_the_copy_never_lands(
+    make_context: MakeContext, fake_glance: FakeGlance, storage_lab: dict[str, Any]
+) -> None:
+    fake_glance.copy_never_lands = True
+    status, detail, _ = _copy_run(make_context(**storage_lab))
+    assert status == "fail"
+    assert "stores: expected fast,slow, got fast" in detail
+    assert "copying to slow" in detail

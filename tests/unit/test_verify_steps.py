@@ -48,8 +48,8 @@ def test_full_lifecycle_passes_and_leaves_nothing(
     # Keystone unified limits replace the legacy quota (Glance ignores user_storage_quota
     # with them), so one run cannot have both: test_verify_limits.py covers that step.
     # An rbd store is not a file store, and the multi-node steps need several glance-api
-    # nodes: test_verify_nodes.py covers their logic.
-    elsewhere = {"keystone-limits", "store-rbd", "api-nodes", "lb-spread"}
+    # nodes: test_verify_nodes.py covers their logic; test_verify_metadefs.py the catalog's.
+    elsewhere = {"keystone-limits", "store-rbd", "api-nodes", "lb-spread", "metadefs"}
     assert all(r.status == "pass" for r in run.steps if r.name not in elsewhere), [
         (r.name, r.detail) for r in run.steps if r.status != "pass"
     ]
@@ -193,10 +193,12 @@ def test_optional_steps_skipped_without_their_options(make_context: MakeContext)
         "backends": "no --backend",
         "quota": "no --quota",
         "keystone-limits": "no --keystone-limits",
+        "metadefs": "no --metadefs",
         "http-store": "no --http-url",
         "import-methods": NO_METHODS,
         "import-glance-direct": NO_METHODS,
         "import-web-download": NO_METHODS,
+        "import-copy-image": NO_METHODS,
         "import-refused": NO_METHODS,
     }
 
