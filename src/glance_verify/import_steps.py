@@ -40,6 +40,8 @@ from glance_verify.options import Backend, Options
 
 #: How long the staged file may outlive the image turning active (seconds).
 STAGED_GONE_WAIT = 30.0
+#: The image property an import task holds while it works on the image (its lock).
+IMPORT_LOCK = "os_glance_import_task"
 
 #: Seconds between two looks at an importing image (an import of a small image can be
 #: over in well under a second).
@@ -170,6 +172,23 @@ def follow_import(ctx: Context, image_id: str, timeline: Timeline) -> dict[str, 
         time.sleep(IMPORT_POLL)
 
 
+def delete_when_released(ctx: Context, image_id: str) -> None:
+    """Delete the image once its import task has let go of it (IMPORT_LOCK gone).
+
+    The task still writes to the image after it turns active (its last tasks, then
+    dropping the lock); a DELETE in between can fail with HTTP 500 (seen on Zed).
+    """
+    released, image = poll(
+        lambda: ctx.api.get_image(image_id) or {}, lambda i: IMPORT_LOCK not in i, STAGED_GONE_WAIT
+    )
+    if not released:
+        raise CheckFailed(
+            f"import task {image.get(IMPORT_LOCK)} still holds image {image_id} "
+            f"{STAGED_GONE_WAIT:.0f} s after the import ended ({IMPORT_LOCK})"
+        )
+    ctx.api.delete_image(image_id)
+
+
 def _import_failed(ctx: Context, image: dict[str, Any]) -> bool:
     if image.get("os_glance_failed_import"):
         return True
@@ -231,7 +250,7 @@ def step_import_glance_direct(ctx: Context) -> str:
             )
         notes.append("staged file gone")
     missed = missed_note(timeline.statuses, IMPORT_PATHS["glance-direct"])
-    ctx.api.delete_image(image_id)
+    delete_when_released(ctx, image_id)
     require_gone(ctx.api, image_id)
     return "; ".join([timeline.text(), *([missed] if missed else []), *notes, "deleted"])
 
@@ -258,7 +277,7 @@ def step_import_web_download(ctx: Context) -> str:
     if served.gets == 0:
         raise CheckFailed(f"active, but Glance never fetched {served.url}: {served.requests}")
     missed = missed_note(timeline.statuses, IMPORT_PATHS["web-download"])
-    ctx.api.delete_image(image_id)
+    delete_when_released(ctx, image_id)
     require_gone(ctx.api, image_id)
     asked = ", ".join(sorted(set(served.requests)))
     return "; ".join(
@@ -458,7 +477,7 @@ def step_import_copy_image(ctx: Context) -> str:
     if problems:
         raise CheckFailed(f"{'; '.join(problems)} ({timeline.text()})")
     hashed = _store_bytes(ctx, image_id, (source, target), local)
-    api.delete_image(image_id)
+    delete_when_released(ctx, image_id)
     require_gone(api, image_id)
     left = [
         str(d / image_id)

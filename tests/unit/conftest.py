@@ -98,6 +98,10 @@ class FakeGlance:
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     copy_corrupts: bool = False
     copy_never_lands: bool = False
+    # Looks (GETs) after an import turns active that its task still holds the image's
+    # os_glance_import_task lock (None: never let go); a DELETE meanwhile answers 500,
+    # as Zed's did once in molecule-default.
+    import_lock_looks: int | None = 0
 
     def view(self, project: str = ADMIN_PROJECT, admin: bool = True) -> FakeApi:
         return FakeApi(self, project, admin)
@@ -149,6 +153,12 @@ class FakeApi:
             return None
         if image.get("_next_statuses"):
             image["status"] = image["_next_statuses"].pop(0)
+        elif "_lock_looks" in image:
+            looks = image["_lock_looks"]
+            if looks is not None and looks <= 0:
+                del image["_lock_looks"], image["os_glance_import_task"]
+            elif looks is not None:
+                image["_lock_looks"] = looks - 1
         if image.get("_copied_to") and not self.g.copy_never_lands:
             # Seen copying once, then the stores are there.
             if image.pop("_copy_seen", False):
@@ -305,6 +315,8 @@ class FakeApi:
             checksum=hashlib.md5(data, usedforsecurity=False).hexdigest(),
             os_hash_algo=self.g.hash_algo,
             os_hash_value=hashlib.new(self.g.hash_algo, data).hexdigest(),
+            os_glance_import_task="task-1",
+            _lock_looks=self.g.import_lock_looks,
         )
         if self.g.store_dir is not None:
             (self.g.store_dir / image["id"]).write_bytes(data)
@@ -454,6 +466,8 @@ class FakeApi:
             raise CheckFailed("HTTP 404")
 
     def delete_image(self, image_id: str, missing_ok: bool = False) -> bool:
+        if "os_glance_import_task" in self.g.images.get(image_id, {}):
+            raise CheckFailed(f"DELETE /v2/images/{image_id}: HTTP 500 Internal Server Error")
         image = self.g.images.pop(image_id, None)
         if image is None:
             if missing_ok:

@@ -323,6 +323,33 @@ def test_glance_direct_fails_when_the_staged_file_stays(
     assert "is still in the staging area 0 s after the import" in detail
 
 
+def test_imports_delete_only_once_the_task_lets_go_of_the_image(
+    make_context: MakeContext, fake_glance: FakeGlance, import_lab: dict[str, Any]
+) -> None:
+    # Zed: the task held os_glance_import_task a moment after active; a DELETE then
+    # answered 500 (molecule-default, once).
+    fake_glance.import_lock_looks = 3
+    results = _run_import_steps(make_context(**import_lab))
+    for step in ("import-glance-direct", "import-web-download"):
+        status, detail = results[step]
+        assert status == "pass", (step, detail)
+    assert fake_glance.images == {}
+
+
+def test_imports_fail_when_the_task_never_lets_go(
+    make_context: MakeContext,
+    fake_glance: FakeGlance,
+    import_lab: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(import_steps, "STAGED_GONE_WAIT", 0.3)
+    fake_glance.import_lock_looks = None
+    status, detail = _run_import_steps(make_context(**import_lab))["import-glance-direct"]
+    assert status == "fail"
+    assert "import task task-1 still holds image" in detail
+    assert "os_glance_import_task" in detail
+
+
 def test_glance_direct_fails_when_glance_does_not_offer_it(
     make_context: MakeContext, fake_glance: FakeGlance, import_lab: dict[str, Any]
 ) -> None:
