@@ -13,9 +13,9 @@
 #   static = yamllint ansible-lint ruff mypy syntax
 #   unit                 pytest tests/unit
 #   badinput             pytest tests/badinput (bad inventories stop in preflight; no containers)
-#   molecule = molecule-default molecule-nosystemd molecule-storage-12 molecule-storage-13
-#                        (default: Debian 12, systemd; nosystemd: Debian 13, tini;
-#                        storage: both releases, tini)
+#   molecule = molecule-default molecule-storage-12 molecule-storage-13
+#                        (default: Debian 12, systemd; storage: both releases,
+#                        tini, with the offline no-op converge)
 #   multinode = molecule-multinode-12 molecule-multinode-13
 #                        HAProxy, two glance nodes, Ceph (issue #15); controller
 #                        under tini on 12, under systemd on 13; each release on a
@@ -58,7 +58,7 @@ for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA; do
   fi
 done
 
-molecule_stages=(molecule-default molecule-nosystemd molecule-storage-12 molecule-storage-13)
+molecule_stages=(molecule-default molecule-storage-12 molecule-storage-13)
 multinode_stages=(molecule-multinode-12 molecule-multinode-13)
 freshbox_stages=(freshbox-13-systemd freshbox-12-nosystemd)
 all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput
@@ -243,7 +243,6 @@ run_molecule() {  # scenario debian-release
   return "$rc"
 }
 stage_molecule_default() { run_molecule default 12; }
-stage_molecule_nosystemd() { run_molecule nosystemd 13; }
 stage_molecule_storage_12() { run_molecule storage 12; }
 stage_molecule_storage_13() { run_molecule storage 13; }
 # HAProxy under both service managers: the controller under tini on 12, systemd on 13.
@@ -281,7 +280,6 @@ pool=(
   "molecule-default stage_molecule_default bootstrap images"
   "molecule-storage-12 stage_molecule_storage_12 bootstrap images"
   "molecule-storage-13 stage_molecule_storage_13 bootstrap images"
-  "molecule-nosystemd stage_molecule_nosystemd bootstrap images"
   "freshbox-13-systemd stage_freshbox_13_systemd images"
   "freshbox-12-nosystemd stage_freshbox_12_nosystemd images"
   "badinput stage_badinput bootstrap"
