@@ -154,6 +154,9 @@ def response_text(resp: Any) -> str:
 def status_text(method: str, path: str, resp: Any) -> str:
     """``PUT /v2/images/ID/file: HTTP 413 Image exceeds the storage quota: ...``."""
     detail = response_text(resp)
+    # Glance's HTML error pages repeat the status in their heading ("500 Internal
+    # Server Error"): said once.
+    detail = detail.removeprefix(f"{resp.status_code} ")
     return f"{method} /v2{path}: HTTP {resp.status_code}" + (f" {detail}" if detail else "")
 
 
