@@ -31,6 +31,12 @@ from glance_verify.hashing import DOWNLOAD_CHUNK_SIZE, Digests, ProgressCallback
 PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
 #: Socket timeout for API calls, seconds (a read that stalls this long fails the call).
 API_TIMEOUT = 300
+#: A request that sends image data is sent once: no retry on a broken connection and
+#: none on a retriable status. The SDK retries an image request answered 503 up to five
+#: times (image_status_code_retries), but the first try has consumed the body: the
+#: retry sent an empty one, with Content-Length 0, and Glance made an active, empty
+#: image of it (the load balancer answered 503 for a node being stopped; failover.yml).
+SEND_BODY_ONCE: dict[str, Any] = {"connect_retries": 0, "status_code_retries": 0}
 
 
 def quiet_sdk_logging(debug: bool = False) -> None:
@@ -259,9 +265,8 @@ class GlanceApi:
             headers["X-Image-Meta-Store"] = store
         path = f"/images/{image_id}/file"
         try:
-            # No connect retry: a partly consumed body cannot be sent again.
             resp = self._image.request(
-                path, "PUT", data=body, headers=headers, connect_retries=0, raise_exc=False
+                path, "PUT", data=body, headers=headers, raise_exc=False, **SEND_BODY_ONCE
             )
         except ksa.ConnectionError as exc:
             return 0, f"PUT /v2{path}: no answer, the connection broke: {_one_line(str(exc))}"
@@ -332,7 +337,7 @@ class GlanceApi:
         headers = {"Content-Type": "application/octet-stream"}
         self._call(
             "PUT", f"/images/{image_id}/stage", (204,), data=body, headers=headers,
-            connect_retries=0,
+            **SEND_BODY_ONCE,
         )  # fmt: skip
 
     def try_import(

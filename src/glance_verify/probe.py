@@ -9,7 +9,8 @@ Loops, each in a thread of its own, one request every ``--interval`` seconds:
 * ``list``: ``GET /v2/images`` (``--list``);
 * ``write``: create an image and upload ``--write-kib`` KiB of fresh random data
   (``--write``); at the end every image the writer created is read back: one that is
-  ``active`` must have the md5 and sha512 of what was sent, else it is *wrong data*.
+  ``active`` must have the md5 and sha512 of what was sent and download as sent, else
+  it is *wrong data* (so is an active one that cannot be downloaded).
 
 They run for ``--duration`` seconds or until ``--stop-file`` appears. The summary (JSON,
 ``--json``) has, per loop, the request count, the failures with their wall-clock start
@@ -25,6 +26,7 @@ probe), 1 an active image holds other data than the writer sent, 2 bad usage,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -81,6 +83,7 @@ class Written:
     id: str
     md5: str
     sha512: str
+    size: int = 0  # bytes sent
     started: float = 0.0  # epoch seconds, when the writer created it
     upload: str = ""  # "" when the upload answered 204, else what went wrong
     status: str | None = None
@@ -147,6 +150,14 @@ def written_verdict(image: Written, shown: Mapping[str, Any] | None) -> str:
     return "wrong data: " + "; ".join(wrong) if wrong else "active, intact"
 
 
+def is_wrong_data(image: Written) -> bool:
+    """An active image not shown to hold what was sent: its figures or its download
+    differ, or it could not be read back."""
+    return image.verdict.startswith("wrong data") or (
+        image.status == "active" and image.verdict.startswith("not read back")
+    )
+
+
 # --- the loops ----------------------------------------------------------------------------
 
 
@@ -207,6 +218,7 @@ def writer(api: GlanceApi, size: int, prefix: str, written: list[Written]) -> Ca
             id=str(image["id"]),
             md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
             sha512=hashlib.sha512(data).hexdigest(),
+            size=size,
             started=round(started, 3),
         )
         written.append(entry)
@@ -241,20 +253,28 @@ def run_probe(
 
 def settle_written(api: GlanceApi, written: Sequence[Written], keep: bool) -> None:
     """Read every written image back for its verdict (an active one also downloaded: its
-    sha512 must be what was sent); delete it unless ``keep``."""
+    sha512 must be what was sent, and a download that fails is no proof: *not read back*);
+    delete it unless ``keep``."""
     for entry in written:
         try:
             shown = api.get_image(entry.id)
             entry.status = None if shown is None else str(shown.get("status"))
             entry.verdict = written_verdict(entry, shown)
-            if entry.status == "active":
+            if shown is not None and entry.status == "active":
                 got, _ = hash_download(api, entry.id, "sha512")
                 if got.value != entry.sha512:
-                    entry.verdict = f"wrong data: downloaded sha512 {got.value[:16]}..."
-            if not keep:
-                api.delete_image(entry.id, missing_ok=True)
+                    # Glance's own figures too: they tell a store that lost data from
+                    # an upload that stored what it was given.
+                    entry.verdict = (
+                        f"wrong data: downloaded sha512 {got.value[:16]}..., "
+                        f"size {shown.get('size')} (sent {entry.size}), "
+                        f"checksum {shown.get('checksum')} (sent {entry.md5})"
+                    )
         except Exception as exc:  # noqa: BLE001 - one image's trouble is its own verdict
-            entry.verdict = entry.verdict or f"not read back: {error_text(exc)}"
+            entry.verdict = f"not read back: {error_text(exc)}"
+        if not keep:
+            with contextlib.suppress(Exception):
+                api.delete_image(entry.id, missing_ok=True)
 
 
 def summary(
@@ -267,7 +287,7 @@ def summary(
         "interval": interval,
         "loops": {loop.name: loop_summary(loop.outcomes) for loop in loops},
         "written": [asdict(entry) for entry in written],
-        "wrong_data": [e.id for e in written if e.verdict.startswith("wrong data")],
+        "wrong_data": [e.id for e in written if is_wrong_data(e)],
     }
 
 

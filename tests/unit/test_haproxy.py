@@ -61,6 +61,12 @@ def test_timeouts_fit_long_image_transfers() -> None:
     assert "timeout connect 5s" in defaults
 
 
+def test_a_refused_connection_is_retried_on_another_server() -> None:
+    defaults = haproxy_cfg()["defaults"]
+    assert "retries 3" in defaults
+    assert "option redispatch" in defaults
+
+
 def test_glance_frontend_and_backend() -> None:
     cfg = haproxy_cfg(haproxy_services=[GLANCE_SERVICE])
     assert cfg["frontend glance_api"] == ["bind 10.0.0.20:9292", "default_backend glance_api"]

@@ -3,11 +3,15 @@ timing and the command line's refusals (no cloud is reached in any of them)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,9 +22,11 @@ from glance_verify.probe import (
     Outcome,
     Written,
     failure_windows,
+    is_wrong_data,
     loop_summary,
     main,
     run_probe,
+    settle_written,
     written_verdict,
 )
 
@@ -108,6 +114,62 @@ def test_an_active_image_with_other_hashes_is_wrong_data() -> None:
 def test_an_image_that_never_became_active_is_not_wrong_data() -> None:
     assert written_verdict(Written("i", MD5, SHA), shown(status="queued")) == "not active (queued)"
     assert written_verdict(Written("i", MD5, SHA), None) == "gone"
+
+
+class ReadBack:
+    """Glance as settle_written sees it: one image record, its download (or an error)."""
+
+    def __init__(self, image: dict[str, Any], body: bytes | Exception) -> None:
+        self.image, self.body, self.deleted = image, body, False
+
+    def get_image(self, image_id: str) -> dict[str, Any]:
+        return self.image
+
+    @contextlib.contextmanager
+    def download(self, image_id: str) -> Iterator[Any]:
+        body = self.body
+
+        class Response:
+            def __init__(self) -> None:
+                self.headers: dict[str, str] = {}
+
+            def iter_content(self, size: int) -> Iterator[bytes]:
+                if isinstance(body, Exception):
+                    raise body
+                yield body
+
+        yield Response()
+
+    def delete_image(self, image_id: str, missing_ok: bool = False) -> bool:
+        self.deleted = True
+        return True
+
+
+def test_an_active_image_that_downloads_empty_is_wrong_data_and_says_glances_figures() -> None:
+    entry = Written("i", MD5, SHA, size=262144)
+    api = ReadBack(shown(size=0), b"")
+    settle_written(api, [entry], keep=False)  # type: ignore[arg-type]
+    assert entry.verdict.startswith("wrong data: downloaded sha512 cf83e1357eefb8bd")
+    assert "size 0 (sent 262144)" in entry.verdict
+    assert is_wrong_data(entry) and api.deleted
+
+
+def test_an_active_image_whose_download_fails_is_not_taken_as_intact() -> None:
+    entry = Written("i", MD5, SHA, size=3)
+    settle_written(ReadBack(shown(), OSError("connection broke")), [entry], keep=True)  # type: ignore[arg-type]
+    assert entry.verdict.startswith("not read back:") and "connection broke" in entry.verdict
+    assert is_wrong_data(entry)
+
+
+def test_an_active_image_that_downloads_what_was_sent_is_intact() -> None:
+    entry = Written(
+        "i",
+        hashlib.md5(b"abc", usedforsecurity=False).hexdigest(),
+        hashlib.sha512(b"abc").hexdigest(),
+    )
+    image = shown(checksum=entry.md5, os_hash_value=entry.sha512)
+    settle_written(ReadBack(image, b"abc"), [entry], keep=True)  # type: ignore[arg-type]
+    assert entry.verdict == "active, intact" and not is_wrong_data(entry)
 
 
 # --- the loop -----------------------------------------------------------------------------

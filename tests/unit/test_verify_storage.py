@@ -492,3 +492,52 @@ def test_report_options_name_the_storage_labs(tmp_path: Path) -> None:
     assert (summary["default_backend"], summary["quota"]) == ("fast", "64MB")
     assert summary["image_cache"] and summary["image_cache_dir"] == str(tmp_path)
     assert summary["http_url"] == "http://10.0.0.5/x.img"
+
+
+def test_try_upload_sends_the_body_once_even_when_a_retry_is_configured() -> None:
+    """The SDK retries an image request answered 503 (image_status_code_retries 5). The
+    first try consumed the body, so a retry sent an empty one and Glance made an active,
+    empty image of it (failover.yml). A real keystoneauth adapter with those retries, a
+    local server that answers 503: one PUT, answered 503, no second one."""
+    import http.server  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from keystoneauth1 import adapter, session  # noqa: PLC0415
+
+    seen: list[tuple[str | None, int]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            length = self.headers.get("Content-Length")
+            seen.append((length, len(self.rfile.read(int(length or 0)))))
+            self.send_response(503 if len(seen) == 1 else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        image = adapter.Adapter(
+            session.Session(),
+            endpoint_override=f"http://127.0.0.1:{server.server_address[1]}/v2",
+            status_code_retries=5,
+            retriable_status_codes=[503],
+            status_code_retry_delay=0.01,
+        )
+
+        class Conn:
+            pass
+
+        conn = Conn()
+        conn.image = image  # type: ignore[attr-defined]
+        status, text = GlanceApi(conn).try_upload("abc", io.BytesIO(b"x" * 4096))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 503, text
+    assert seen == [("4096", 4096)]
