@@ -5,7 +5,7 @@ VENV  ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help bootstrap bootstrap-dev aio converge verify test bench lint unit molecule clean
+.PHONY: help bootstrap bootstrap-dev aio lab converge verify test bench lint unit molecule clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -18,6 +18,10 @@ bootstrap-dev:  ## Create the virtualenv with the test tooling
 
 aio: bootstrap  ## Converge this host (all-in-one) and verify Glance
 	scripts/aio.sh
+
+STEP ?= all
+lab: $(if $(filter list help,$(STEP)),,bootstrap)  ## The lab notes' steps: STEP=list, STEP=<step> alone, or all in order (LAB_PAUSE=0: no pause)
+	scripts/lab.sh $(STEP)
 
 converge: bootstrap  ## Converge the all-in-one inventory only
 	ansible-playbook -i inventory/aio playbooks/site.yml

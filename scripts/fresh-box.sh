@@ -5,8 +5,13 @@
 # scripts/build-images.sh), the committed tree copied in as a clone gives it
 # (`git archive HEAD`), then `make aio` exactly as the README writes it, twice:
 # the first run must end verified, the second's converge must report changed=0.
+# With FIRST=lab the first run is `make lab LAB_PAUSE=0` instead: every lab
+# step alone, in order, each its own ansible-playbook run; the `make aio` after
+# it must then change nothing (the steps end in make aio's state) and verify.
+# Then no secret may be in anything either run printed (tests/tools/secret_scan.py
+# in the box, with the box's generated passwords).
 #
-#   scripts/fresh-box.sh RELEASE FLAVOUR     e.g. 13 systemd, 12 nosystemd
+#   scripts/fresh-box.sh RELEASE FLAVOUR [FIRST]   e.g. 13 systemd lab, 12 nosystemd
 #
 # The one piece of test plumbing: the host's extra CA certificates are added
 # to the box (pip reaches PyPI here only through them; a real box needs none).
@@ -18,9 +23,15 @@ cd "$(dirname "$0")/.."
 root=$PWD
 release=${1:-}
 flavour=${2:-}
+first=${3:-aio}
 case "$release/$flavour" in
   12/systemd | 12/nosystemd | 13/systemd | 13/nosystemd) ;;
-  *) echo "usage: scripts/fresh-box.sh 12|13 systemd|nosystemd" >&2; exit 2 ;;
+  *) echo "usage: scripts/fresh-box.sh 12|13 systemd|nosystemd [aio|lab]" >&2; exit 2 ;;
+esac
+case $first in
+  aio) first_cmd=(make aio) ;;
+  lab) first_cmd=(make lab LAB_PAUSE=0) ;;
+  *) echo "scripts/fresh-box.sh: FIRST is '$first': aio or lab" >&2; exit 2 ;;
 esac
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/molecule/containers.conf}
 image=localhost/glance-lab/debian$release-fresh-$flavour
@@ -68,21 +79,32 @@ fi
 git archive --format=tar --prefix=glance-lab/ HEAD | podman exec -i "$name" tar -x -C /root
 say "box $name ($image) holds: $(box dpkg-query -W -f='${binary:Package} ' python3 git make ca-certificates)"
 
-# `make aio` as the README writes it; output into the log, a line per play on the terminal.
-aio() {  # run-number
-  local rc=0 start=$SECONDS
-  say "make aio (run $1)"
-  { podman exec -w /root/glance-lab -e TERM=dumb "$name" make aio 2>&1; echo $? >"$log.rc"; } \
-    | tee -a "$log" | grep --line-buffered -E '^(PLAY \[|==> |converge |verify |bootstrap:)' \
+# `make aio` as the README writes it (or `make lab`); output into the log, a
+# line per play or lab step on the terminal.
+run() {  # run-number make-arguments...
+  local n=$1 rc=0 start=$SECONDS
+  shift
+  say "$* (run $n)"
+  { podman exec -w /root/glance-lab -e TERM=dumb "$name" "$@" 2>&1; echo $? >"$log.rc"; } \
+    | tee -a "$log" | grep --line-buffered -E '^(PLAY \[|==> |=== |converge |verify |bootstrap:)' \
     | sed -u 's/^/    /' || true
   rc=$(cat "$log.rc")
   rm -f "$log.rc"
-  seconds[$1]=$((SECONDS - start))
-  say "make aio (run $1) exited $rc after ${seconds[$1]} s"
+  seconds[$n]=$((SECONDS - start))
+  say "$* (run $n) exited $rc after ${seconds[$n]} s"
   return "$rc"
 }
+aio() { run "$1" make aio; }
 declare -A seconds=()
-aio 1 || die "the first make aio failed (log: $log)"
+if [[ $first == lab ]]; then
+  # A step before the steps it builds on stops in preflight and names the step
+  # to run first (schema needs MariaDB, from `prerequisites`), changing nothing.
+  if run 0 make lab STEP=schema; then die "make lab STEP=schema ran on a fresh box (log: $log)"; fi
+  grep -q 'Run `make lab STEP=prerequisites` first' "$log" \
+    || die "make lab STEP=schema on a fresh box did not say to run the prerequisites step first (log: $log)"
+  say "make lab STEP=schema on the fresh box refused, naming STEP=prerequisites"
+fi
+run 1 "${first_cmd[@]}" || die "the first run, ${first_cmd[*]}, failed (log: $log)"
 
 # Run 2's converge must change nothing: the sum of changed= over the PLAY RECAP
 # of its converge (aio.sh's "==> converge" up to "==> verify"; the verify
@@ -92,4 +114,13 @@ changed=$(sed -n '/make aio (run 2)$/,$p' "$log" | sed -n '/^==> converge/,/^==>
   | grep -oE ' changed=[0-9]+' | cut -d= -f2 | awk '{s += $1; n++} END {print n ? s : "none"}')
 say "second converge: changed=$changed"
 [[ $changed == 0 ]] || die "the second make aio's converge reported changed=$changed (expected 0; log: $log)"
-say "PASS: run 1 ${seconds[1]} s, run 2 ${seconds[2]} s (changed=0)"
+
+# Nothing either run printed may hold a generated password, in any form.
+podman cp "$log" "$name:/tmp/fresh-box.log"
+secrets=()
+for s in keystone_db_password keystone_admin_password glance_db_password glance_keystone_password; do
+  secrets+=(--secret-file "/root/.glance-lab/aio/$s")
+done
+box python3 /root/glance-lab/tests/tools/secret_scan.py "${secrets[@]}" --path /tmp/fresh-box.log 2>&1 \
+  | tee -a "$log" || die "a secret is in the output of the runs (log: $log)"
+say "PASS: run 1 (${first_cmd[*]}) ${seconds[1]} s, run 2 (make aio) ${seconds[2]} s (changed=0, no secret printed)"

@@ -254,10 +254,11 @@ stage_molecule_multinode_13() {
   local -x GLANCE_LAB_CONTROLLER_FLAVOUR=systemd GLANCE_LAB_CEPH_NET=${GLANCE_LAB_CEPH_NET_13:-10.89.213}
   run_molecule multinode 13
 }
-run_freshbox() {  # release flavour
-  timeout -k 60 "$molecule_timeout" scripts/fresh-box.sh "$1" "$2" </dev/null
+run_freshbox() {  # release flavour [first run: aio or lab]
+  timeout -k 60 "$molecule_timeout" scripts/fresh-box.sh "$@" </dev/null
 }
-stage_freshbox_13_systemd() { run_freshbox 13 systemd; }
+# The Debian 13 box takes the lab steps one by one first (make lab), then make aio.
+stage_freshbox_13_systemd() { run_freshbox 13 systemd lab; }
 stage_freshbox_12_nosystemd() { run_freshbox 12 nosystemd; }
 
 # --- run -----------------------------------------------------------------------------
