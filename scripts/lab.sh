@@ -49,14 +49,17 @@ list() {
   done
 }
 
-# glance-api.conf without its secrets: the value of every *password*/*secret*
-# option, and the password in a URL's user:password@.
+# glance-api.conf's settings without its secrets: the value of every
+# *password*/*secret* option, and the password in a URL's user:password@.
+# Comments and blank lines are left out: Debian's packaged file is thousands
+# of commented lines, which would bury the few settings the step writes.
 masked_conf() {
   local conf
   for conf in /etc/glance/glance-api.conf /etc/glance/glance-cache.conf; do
     [[ -r $conf ]] || continue
-    sed -E -e 's/^([^#=]*(password|secret)[^=]*=).*/\1 <secret, not shown>/I' \
-      -e 's#(://[^:/@]+:)[^@]*@#\1<secret>@#g' "$conf" | sed "s#^#${conf##*/}: #"
+    grep -Ev '^[[:space:]]*([#;]|$)' "$conf" |
+      sed -E -e 's/^([^#=]*(password|secret)[^=]*=).*/\1 <secret, not shown>/I' \
+        -e 's#(://[^:/@]+:)[^@]*@#\1<secret>@#g' | sed "s#^#${conf##*/}: #"
   done
 }
 
