@@ -57,7 +57,7 @@ masked_conf() {
   local conf
   for conf in /etc/glance/glance-api.conf /etc/glance/glance-cache.conf; do
     [[ -r $conf ]] || continue
-    grep -Ev '^[[:space:]]*([#;]|$)' "$conf" |
+    { grep -Ev '^[[:space:]]*([#;]|$)' "$conf" || true; } |
       sed -E -e 's/^([^#=]*(password|secret)[^=]*=).*/\1 <secret, not shown>/I' \
         -e 's#(://[^:/@]+:)[^@]*@#\1<secret>@#g' | sed "s#^#${conf##*/}: #"
   done
