@@ -8,6 +8,7 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import TextIO
 
 from glance_verify import __version__
 from glance_verify.cloud import GlanceApi, connect, quiet_sdk_logging
@@ -26,6 +27,7 @@ from glance_verify.explain import explain_lines
 from glance_verify.hashing import MIB
 from glance_verify.options import DEFAULTS, Options
 from glance_verify.plan import SKIPPABLE, STEPS
+from glance_verify.replay import replay_script
 from glance_verify.report import (
     exit_code,
     json_text,
@@ -161,7 +163,22 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
         "--explain",
         action="store_true",
         help="after each step, print the openstack and glance command lines that do the "
-        "same by hand, with this run's ids (to replay with the admin openrc)",
+        "same by hand, with this run's ids (which the run deletes at its end)",
+    )
+    out.add_argument(
+        "--explain-script",
+        metavar="FILE",
+        help="write a bash script that replays the image steps that passed, with the "
+        "openstack client and then the glance client: . admin-openrc && bash FILE "
+        "[openstack|glance]; it makes its own image (id in $IMAGE_ID), stops at the first "
+        "error, removes what it made; the run's ids are comments",
+    )
+    out.add_argument(
+        "--progress-file",
+        metavar="FILE",
+        help="also write the step lines (with --explain's), notices and upload/download "
+        "progress lines to FILE as they happen: for a caller that captures the output "
+        "and follows FILE meanwhile (make aio runs tail -f on it)",
     )
     out.add_argument(
         "-q", "--quiet", action="store_true", help="print only failures and the final lines"
@@ -434,6 +451,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(opts: Options, console: Console) -> int:
+    if opts.progress_file is None:
+        return _run_steps(opts, console)
+    with opts.progress_file.open("a", encoding="utf-8") as progress:
+        console.copy = progress
+        try:
+            return _run_steps(opts, console, progress)
+        finally:
+            console.copy = None
+
+
+def _run_steps(opts: Options, console: Console, progress: TextIO | None = None) -> int:
     stdout = console.out
     if opts.json_stdout:
         console.out = console.err  # stdout carries the JSON report only
@@ -453,7 +481,8 @@ def _run(opts: Options, console: Console) -> int:
         conn,
         api,
         notice=console.notice,
-        show_progress=sys.stderr.isatty() and not opts.quiet,
+        show_progress=(sys.stderr.isatty() and not opts.quiet) or progress is not None,
+        progress_file=progress,
         db=db,
     )
     if not opts.quiet:
@@ -473,6 +502,9 @@ def _run(opts: Options, console: Console) -> int:
         write_junit(run, opts, opts.junit_path)
     if opts.html_path and opts.html_template:
         write_html(run, opts, opts.html_path, opts.html_template)
+    if opts.explain_script:
+        passed = [r.name for r in run.steps if r.status == "pass"]
+        opts.explain_script.write_text(replay_script(ctx, passed), encoding="utf-8")
     return exit_code(run)
 
 

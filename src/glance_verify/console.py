@@ -8,7 +8,9 @@ from typing import TextIO
 
 class Console:
     """``line``: the report (stdout), always; ``info``: report lines that ``quiet`` leaves
-    out; ``notice`` and ``error``: ``PROG: ...`` and ``PROG: error: ...`` on stderr."""
+    out; ``notice`` and ``error``: ``PROG: ...`` and ``PROG: error: ...`` on stderr.
+    ``copy``: a file that gets each of these lines too, as it is printed (for a caller
+    that captures the output and follows the file meanwhile)."""
 
     def __init__(
         self,
@@ -22,9 +24,15 @@ class Console:
         self.quiet = quiet
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
+        self.copy: TextIO | None = None
+
+    def _copy(self, text: str) -> None:
+        if self.copy is not None:
+            print(text, file=self.copy, flush=True)
 
     def line(self, text: str) -> None:
         print(text, file=self.out, flush=True)
+        self._copy(text)
 
     def info(self, text: str) -> None:
         if not self.quiet:
@@ -32,6 +40,8 @@ class Console:
 
     def notice(self, text: str) -> None:
         print(f"{self.prog}: {text}", file=self.err, flush=True)
+        self._copy(f"{self.prog}: {text}")
 
     def error(self, text: str) -> None:
         print(f"{self.prog}: error: {text}", file=self.err, flush=True)
+        self._copy(f"{self.prog}: error: {text}")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from glance_verify.cleanup import CleanupStack
 from glance_verify.cloud import GlanceApi, TempUser, admin_domain_id, create_temp_user
@@ -57,6 +57,8 @@ class Context:
     run_id: str = ""
     notice: Callable[[str], None] = lambda message: None
     show_progress: bool = False
+    #: Where the progress goes instead of stderr's bar: lines in --progress-file.
+    progress_file: TextIO | None = None
     db: ImageDatabase | None = None
     source: ImageSource | None = None
     image_id: str | None = None
@@ -68,6 +70,9 @@ class Context:
     transfers: dict[str, Transfer] = field(default_factory=dict)
     #: The statuses each import step saw its image in, with their times (by step name).
     timelines: dict[str, Timeline] = field(default_factory=dict)
+    #: The extra images of the run by their name's suffix (``labs.temp_image``), for
+    #: --explain: e.g. {"import-direct": id}.
+    temp_images: dict[str, str] = field(default_factory=dict)
     owner_user: TempUser | None = None
     share_user: TempUser | None = None
     deleted: bool = False
@@ -100,6 +105,8 @@ class Context:
         )
 
     def progress(self, label: str, total: int) -> ProgressBar:
+        if self.progress_file is not None:
+            return ProgressBar(label, total, stream=self.progress_file, enabled=True, lines=True)
         return ProgressBar(label, total, enabled=self.show_progress)
 
     @property

@@ -117,6 +117,10 @@ class Options:
     quiet: bool = False
     #: --explain: after each step, the openstack and glance commands that do the same.
     explain: bool = False
+    #: --progress-file FILE: the step lines and progress lines, also there as they happen.
+    progress_file: Path | None = None
+    #: --explain-script FILE: write the replayable bash script of the lifecycle steps.
+    explain_script: Path | None = None
     debug: bool = False
 
 

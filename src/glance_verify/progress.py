@@ -1,4 +1,5 @@
-"""A small progress bar on stderr, drawn only when stderr is a terminal."""
+"""A small progress bar on stderr, drawn only when stderr is a terminal; or progress lines
+in a file that another program follows (glance-verify --progress-file)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import TextIO
 WIDTH = 30
 #: Redraw at most this often (seconds).
 INTERVAL = 0.1
+#: In a file (not a terminal), a new line at most this often, and at the end.
+LINE_INTERVAL = 1.0
 
 
 def human_bytes(count: float) -> str:
@@ -33,10 +36,17 @@ def render(label: str, done: int, total: int, elapsed: float) -> str:
 
 
 class ProgressBar:
-    """Call the instance with byte counts; use it as a context manager to clear the line."""
+    """Call the instance with byte counts; use it as a context manager to clear the line.
+    With ``lines`` (a file another program follows), each update is a line of its own."""
 
     def __init__(
-        self, label: str, total: int, *, stream: TextIO | None = None, enabled: bool | None = None
+        self,
+        label: str,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        lines: bool = False,
     ) -> None:
         self.label = label
         self.total = total
@@ -45,6 +55,7 @@ class ProgressBar:
         if enabled is None:
             enabled = self._stream.isatty()
         self.enabled = enabled
+        self._lines = lines
         self._start = time.monotonic()
         self._last = 0.0
 
@@ -53,14 +64,15 @@ class ProgressBar:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self._last >= INTERVAL or self.done >= self.total:
+        finished = self.done >= self.total
+        if now - self._last >= (LINE_INTERVAL if self._lines else INTERVAL) or finished:
             self._last = now
             line = render(self.label, self.done, self.total, now - self._start)
-            self._stream.write("\r" + line)
+            self._stream.write(line + "\n" if self._lines else "\r" + line)
             self._stream.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and not self._lines:
             self._stream.write("\r\033[K")
             self._stream.flush()
 

@@ -352,5 +352,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         keep=bool(args.keep),
         quiet=bool(args.quiet),
         explain=bool(args.explain),
+        progress_file=Path(args.progress_file) if args.progress_file else None,
+        explain_script=Path(args.explain_script) if args.explain_script else None,
         debug=bool(args.debug),
     )
