@@ -52,6 +52,7 @@ def temp_image(ctx: Context, suffix: str, **attrs: Any) -> dict[str, Any]:
     fields = {"disk_format": ctx.opts.disk_format, "container_format": ctx.opts.container_format}
     image = ctx.api.create_image(name=f"{ctx.run_id}-{suffix}", **{**fields, **attrs})
     image_id = str(image["id"])
+    ctx.temp_images[suffix] = image_id
     api = ctx.api
     ctx.cleanup.push(
         f"delete image {image_id}", lambda: api.delete_image(image_id, missing_ok=True)

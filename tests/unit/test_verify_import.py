@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from conftest import FakeContext, FakeGlance, free_port
 from glance_verify import import_steps
 from glance_verify.deployment import parse_deployment
 from glance_verify.errors import CheckFailed
+from glance_verify.explain import OSC7, explain_lines
 from glance_verify.import_steps import copy_stores
 from glance_verify.imports import (
     IMPORT_PATHS,
@@ -514,3 +515,58 @@ def test_copy_image_fails_when_the_copy_never_lands(
     assert status == "fail"
     assert "stores: expected fast,slow, got fast" in detail
     assert "copying to slow" in detail
+
+
+def test_explain_gives_the_import_steps_client_forms_with_the_real_ids(
+    make_context: MakeContext, import_lab: dict[str, Any]
+) -> None:
+    ctx = make_context(**import_lab)
+    lines: dict[str, list[str]] = {}
+    run = run_steps(ctx, on_result=lambda r: lines.update({r.name: explain_lines(r.name, ctx)}))
+    assert run.ok
+    direct = ctx.temp_images["import-direct"]
+    path = ctx.source.path if ctx.source else None
+    assert lines["import-glance-direct"][1:4] == [
+        "glance image-create --name glance-verify-test-import-direct --disk-format qcow2 "
+        "--container-format bare",
+        f"glance image-stage --file {path} --progress {direct}",
+        f"glance image-import --import-method glance-direct {direct}",
+    ]
+    assert (
+        f"{OSC7} openstack image import --method glance-direct {direct}"
+        in lines["import-glance-direct"]
+    )
+    web = ctx.temp_images["import-web"]
+    url = f"http://127.0.0.1:{import_lab['serve_port']}/glance-verify-test.qcow2"
+    assert (
+        f"glance image-import --import-method web-download --uri {url} {web}"
+        in lines["import-web-download"]
+    )
+    assert lines["import-methods"] == ["glance import-info", f"{OSC7} openstack image import info"]
+    assert f"glance image-tasks {ctx.temp_images['import-refused']}" in lines["import-refused"]
+
+
+def test_explain_copy_image_backends_and_cache(make_context: MakeContext, tmp_path: Path) -> None:
+    backends = (Backend("fast", PurePosixPath("/srv/fast")), Backend("slow"))
+    ctx = make_context(backends=backends, default_backend="fast")
+    ctx.temp_images.update({"import-copy": "c0py", "backend-fast": "f1", "backend-slow": "s1"})
+    ctx.image_id = "1mage"
+    copy = explain_lines("import-copy-image", ctx)
+    assert "glance image-import --import-method copy-image --stores slow c0py" in copy
+    assert f"{OSC7} openstack image import --method copy-image --store slow c0py" in copy
+    assert any(line.startswith("glance image-upload --file ") and "--store fast c0py" in line
+               for line in copy)  # fmt: skip
+    stored = explain_lines("backends", ctx)
+    assert [line for line in stored if line.startswith("glance image-upload")] == [
+        f"glance image-upload --file {ctx.opts.image_file} --store fast f1",
+        f"glance image-upload --file {ctx.opts.image_file} --store slow s1",
+    ]
+    assert explain_lines("store-info", ctx) == [
+        "glance stores-info",
+        "glance stores-info --detail",
+        f"{OSC7} openstack image stores list",
+    ]
+    cache = explain_lines("image-cache", ctx)
+    assert cache[:2] == ["glance image-download --file /dev/null 1mage", "glance cache-list"]
+    assert "glance cache-delete 1mage" in cache
+    assert f"{OSC7} openstack cached image delete 1mage" in cache
