@@ -86,7 +86,7 @@ run() {  # run-number make-arguments...
   shift
   say "$* (run $n)"
   { podman exec -w /root/glance-lab -e TERM=dumb "$name" "$@" 2>&1; echo $? >"$log.rc"; } \
-    | tee -a "$log" | grep --line-buffered -E '^(PLAY \[|==> |=== |converge |verify |bootstrap:)' \
+    | tee -a "$log" | grep --line-buffered -E '^(PLAY \[|==> |=== |converge |verify |bootstrap:|(PASS|FAIL)  )' \
     | sed -u 's/^/    /' || true
   rc=$(cat "$log.rc")
   rm -f "$log.rc"
@@ -114,6 +114,17 @@ changed=$(sed -n '/make aio (run 2)$/,$p' "$log" | sed -n '/^==> converge/,/^==>
   | grep -oE ' changed=[0-9]+' | cut -d= -f2 | awk '{s += $1; n++} END {print n ? s : "none"}')
 say "second converge: changed=$changed"
 [[ $changed == 0 ]] || die "the second make aio's converge reported changed=$changed (expected 0; log: $log)"
+
+# make aio shows its progress as it goes (issue #18): the converge's time per
+# role, and the verifier's step lines before the verify task ends (tail -f of
+# glance-verify --progress-file), not only in the task's summary after it.
+run2=$(sed -n '/make aio (run 2)$/,$p' "$log")
+grep -q '^ROLES RECAP' <<<"$run2" || die "the second make aio printed no ROLES RECAP (time per role; log: $log)"
+first_step=$(grep -n -m1 -E '^PASS  upload ' <<<"$run2" | cut -d: -f1 || true)
+summary_task=$(grep -n -m1 -F "TASK [Show the verifier's summary]" <<<"$run2" | cut -d: -f1 || true)
+[[ -n $first_step && -n $summary_task ]] && ((first_step < summary_task)) \
+  || die "the second make aio did not show the verifier's step lines as they ran (PASS upload at line ${first_step:-none}, the summary task at ${summary_task:-none}; log: $log)"
+say "make aio showed the time per role and the verifier's steps live (PASS upload at line $first_step of run 2, its summary task at $summary_task)"
 
 # Nothing either run printed may hold a generated password, in any form.
 podman cp "$log" "$name:/tmp/fresh-box.log"
