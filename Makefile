@@ -5,7 +5,7 @@ VENV  ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help bootstrap bootstrap-dev aio lab converge verify test bench lint unit molecule clean
+.PHONY: help bootstrap bootstrap-dev aio lab converge verify upgrade test bench lint unit molecule clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ converge: bootstrap  ## Converge the all-in-one inventory only
 
 verify: bootstrap  ## Verify the all-in-one Glance only
 	ansible-playbook -i inventory/aio playbooks/verify.yml
+
+upgrade: bootstrap  ## Upgrade the all-in-one host from Debian 12 (Zed) to 13 (2025.1): backup, dist-upgrade, converge
+	ansible-playbook -i inventory/aio playbooks/upgrade.yml
 
 test:  ## Run every test stage (static, unit, molecule) with a summary
 	scripts/test.sh
