@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from openstack.config import loader as openstack_loader
 
 from glance_verify.cloud import TempUser
 from glance_verify.context import Context
@@ -536,6 +537,11 @@ def no_ambient_cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    # ... from paths it computed when it was imported (a host with an all-in-one
+    # has /root/.config/openstack/clouds.yaml): search this test's directory only.
+    for name in ("CONFIG_FILES", "SECURE_FILES", "VENDOR_FILES"):
+        files = [str(tmp_path / Path(path).name) for path in getattr(openstack_loader, name)]
+        monkeypatch.setattr(openstack_loader, name, files)
 
 
 @pytest.fixture
