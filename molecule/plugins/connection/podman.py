@@ -91,10 +91,15 @@ class Connection(PodmanConnection):  # type: ignore[misc]
     transport = "podman"
     has_pipelining = True
 
+    @property
+    def _as_other_user(self) -> bool:
+        """A user other than root: then every step goes through podman exec."""
+        return bool(self.user) and self.user != "root"
+
     def _connect(self) -> Connection:
         if self._connected:
             return self
-        if self.user and self.user != "root":
+        if self._as_other_user:
             return super()._connect()  # type: ignore[no-any-return]
         self._nsenter = shutil.which("nsenter")
         if not self._nsenter:
@@ -155,14 +160,17 @@ class Connection(PodmanConnection):  # type: ignore[misc]
 
     @ensure_connect  # type: ignore[misc]
     def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = False) -> Any:
-        if self.user and self.user != "root":
-            return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         ConnectionBase.exec_command(self, cmd, in_data=in_data, sudoable=sudoable)
-        return self._enter(shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+        argv = shlex.split(to_native(cmd, errors="surrogate_or_strict"))
+        if self._as_other_user:
+            # The collection's exec_command gives a pipelined module no stdin.
+            args = ["exec", "--interactive"] if in_data is not None else ["exec"]
+            return self._podman([*args, "--user", self.user], argv, in_data)
+        return self._enter(argv, in_data)
 
     @ensure_connect  # type: ignore[misc]
     def put_file(self, in_path: str, out_path: str) -> None:
-        if self.user and self.user != "root":
+        if self._as_other_user:
             return super().put_file(in_path, out_path)  # type: ignore[no-any-return]
         ConnectionBase.put_file(self, in_path, out_path)
         display.vvv(f"PUT {in_path} TO {out_path}", host=self._container_id)
@@ -174,7 +182,7 @@ class Connection(PodmanConnection):  # type: ignore[misc]
 
     @ensure_connect  # type: ignore[misc]
     def fetch_file(self, in_path: str, out_path: str) -> None:
-        if self.user and self.user != "root":
+        if self._as_other_user:
             return super().fetch_file(in_path, out_path)  # type: ignore[no-any-return]
         ConnectionBase.fetch_file(self, in_path, out_path)
         display.vvv(f"FETCH {in_path} TO {out_path}", host=self._container_id)
@@ -183,6 +191,3 @@ class Connection(PodmanConnection):  # type: ignore[misc]
             raise AnsibleError(f"failed to fetch {in_path}: {to_native(err)}")
         Path(out_path).write_bytes(out)
         return None
-
-    def close(self) -> None:
-        self._connected = False
