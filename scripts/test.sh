@@ -13,9 +13,11 @@
 #   static = yamllint ansible-lint ruff mypy syntax
 #   unit                 pytest tests/unit
 #   badinput             pytest tests/badinput (bad inventories stop in preflight; no containers)
-#   molecule = molecule-default molecule-storage-12 molecule-storage-13
+#   molecule = molecule-default molecule-storage-12 molecule-storage-13 molecule-upgrade
 #                        (default: Debian 12, systemd; storage: both releases,
-#                        tini, with the offline no-op converge)
+#                        tini, with the offline no-op converge; upgrade: the
+#                        storage lab on Debian 12 taken to 13 by playbooks/upgrade.yml,
+#                        issue #17)
 #   multinode = molecule-multinode-12 molecule-multinode-13
 #                        HAProxy, two glance nodes, Ceph (issue #15); controller
 #                        under tini on 12, under systemd on 13; each release on a
@@ -58,7 +60,7 @@ for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA; do
   fi
 done
 
-molecule_stages=(molecule-default molecule-storage-12 molecule-storage-13)
+molecule_stages=(molecule-default molecule-storage-12 molecule-storage-13 molecule-upgrade)
 multinode_stages=(molecule-multinode-12 molecule-multinode-13)
 freshbox_stages=(freshbox-13-systemd freshbox-12-nosystemd)
 all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput
@@ -245,6 +247,7 @@ run_molecule() {  # scenario debian-release
 stage_molecule_default() { run_molecule default 12; }
 stage_molecule_storage_12() { run_molecule storage 12; }
 stage_molecule_storage_13() { run_molecule storage 13; }
+stage_molecule_upgrade() { run_molecule upgrade 12; }  # from Debian 12 to 13
 # HAProxy under both service managers: the controller under tini on 12, systemd on 13.
 stage_molecule_multinode_12() {
   local -x GLANCE_LAB_CONTROLLER_FLAVOUR=nosystemd GLANCE_LAB_CEPH_NET=${GLANCE_LAB_CEPH_NET_12:-10.89.212}
@@ -280,6 +283,7 @@ pool=(
   "molecule-multinode-13 stage_molecule_multinode_13 bootstrap images"
   "molecule-multinode-12 stage_molecule_multinode_12 bootstrap images"
   "molecule-default stage_molecule_default bootstrap images"
+  "molecule-upgrade stage_molecule_upgrade bootstrap images"
   "molecule-storage-12 stage_molecule_storage_12 bootstrap images"
   "molecule-storage-13 stage_molecule_storage_13 bootstrap images"
   "freshbox-13-systemd stage_freshbox_13_systemd images"
