@@ -8,10 +8,14 @@
 # With FIRST=lab the first run is `make lab LAB_PAUSE=0` instead: every lab
 # step alone, in order, each its own ansible-playbook run; the `make aio` after
 # it must then change nothing (the steps end in make aio's state) and verify.
-# Then no secret may be in anything either run printed (tests/tools/secret_scan.py
+# With THEN=upgrade (a Debian 12 box) the README's `make upgrade` follows: it
+# must take the box to Debian 13 (2025.1), and a `make aio` after it must
+# verify and change nothing.
+# Then no secret may be in anything a run printed (tests/tools/secret_scan.py
 # in the box, with the box's generated passwords).
 #
-#   scripts/fresh-box.sh RELEASE FLAVOUR [FIRST]   e.g. 13 systemd lab, 12 nosystemd
+#   scripts/fresh-box.sh RELEASE FLAVOUR [FIRST [THEN]]   e.g. 13 systemd lab, 12 nosystemd,
+#                                                         12 systemd aio upgrade
 #
 # The one piece of test plumbing: the host's extra CA certificates are added
 # to the box (pip reaches PyPI here only through them; a real box needs none).
@@ -24,6 +28,7 @@ root=$PWD
 release=${1:-}
 flavour=${2:-}
 first=${3:-aio}
+then=${4:-}
 case "$release/$flavour" in
   12/systemd | 12/nosystemd | 13/systemd | 13/nosystemd) ;;
   *) echo "usage: scripts/fresh-box.sh 12|13 systemd|nosystemd [aio|lab]" >&2; exit 2 ;;
@@ -32,6 +37,10 @@ case $first in
   aio) first_cmd=(make aio) ;;
   lab) first_cmd=(make lab LAB_PAUSE=0) ;;
   *) echo "scripts/fresh-box.sh: FIRST is '$first': aio or lab" >&2; exit 2 ;;
+esac
+case $release/$then in
+  */ | 12/upgrade) ;;
+  *) echo "scripts/fresh-box.sh: THEN is '$then' on Debian $release: nothing, or upgrade on Debian 12" >&2; exit 2 ;;
 esac
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/molecule/containers.conf}
 image=localhost/glance-lab/debian$release-fresh-$flavour
@@ -110,8 +119,11 @@ run 1 "${first_cmd[@]}" || die "the first run, ${first_cmd[*]}, failed (log: $lo
 # of its converge (aio.sh's "==> converge" up to "==> verify"; the verify
 # playbook replaces its report files, which is not the deployment changing).
 aio 2 || die "the second make aio failed (log: $log)"
-changed=$(sed -n '/make aio (run 2)$/,$p' "$log" | sed -n '/^==> converge/,/^==> verify/p' \
-  | grep -oE ' changed=[0-9]+' | cut -d= -f2 | awk '{s += $1; n++} END {print n ? s : "none"}')
+converge_changed() {  # run-number: the sum of changed= over that make aio's converge recap
+  sed -n "/make aio (run $1)\$/,\$p" "$log" | sed -n '/^==> converge/,/^==> verify/p' \
+    | grep -oE ' changed=[0-9]+' | cut -d= -f2 | awk '{s += $1; n++} END {print n ? s : "none"}'
+}
+changed=$(converge_changed 2)
 say "second converge: changed=$changed"
 [[ $changed == 0 ]] || die "the second make aio's converge reported changed=$changed (expected 0; log: $log)"
 
@@ -126,7 +138,20 @@ summary_task=$(grep -n -m1 -F "TASK [Show the verifier's summary]" <<<"$run2" | 
   || die "the second make aio did not show the verifier's step lines as they ran (PASS upload at line ${first_step:-none}, the summary task at ${summary_task:-none}; log: $log)"
 say "make aio showed the time per role and the verifier's steps live (PASS upload at line $first_step of run 2, its summary task at $summary_task)"
 
-# Nothing either run printed may hold a generated password, in any form.
+if [[ $then == upgrade ]]; then
+  # The README's upgrade, then make aio on Debian 13: verified, changed=0.
+  run 3 make upgrade || die "make upgrade failed (log: $log)"
+  upgraded=$(sed -n '/make upgrade (run 3)$/,$p' "$log" | grep -oE 'upgraded to Debian [0-9.]+ \(2025\.1\)' | head -n 1 || true)
+  [[ -n $upgraded ]] || die "make upgrade did not say 'upgraded to Debian 13... (2025.1)' (log: $log)"
+  [[ $(box sh -c '. /etc/os-release; echo "$VERSION_ID"') == 13 ]] || die "the box is not on Debian 13 after make upgrade (log: $log)"
+  say "make upgrade: $upgraded; $(sed -n '/make upgrade (run 3)$/,$p' "$log" | grep -oE '(dist-upgrade took|converge and checks took) [0-9.]+ s' | paste -sd ';' -)"
+  aio 4 || die "make aio after the upgrade failed (log: $log)"
+  changed=$(converge_changed 4)
+  say "converge after the upgrade: changed=$changed"
+  [[ $changed == 0 ]] || die "make aio after the upgrade reported changed=$changed (expected 0; log: $log)"
+fi
+
+# Nothing any run printed may hold a generated password, in any form.
 podman cp "$log" "$name:/tmp/fresh-box.log"
 secrets=()
 for s in keystone_db_password keystone_admin_password glance_db_password glance_keystone_password; do
@@ -134,4 +159,5 @@ for s in keystone_db_password keystone_admin_password glance_db_password glance_
 done
 box python3 /root/glance-lab/tests/tools/secret_scan.py "${secrets[@]}" --path /tmp/fresh-box.log 2>&1 \
   | tee -a "$log" || die "a secret is in the output of the runs (log: $log)"
-say "PASS: run 1 (${first_cmd[*]}) ${seconds[1]} s, run 2 (make aio) ${seconds[2]} s (changed=0, no secret printed)"
+say "PASS: run 1 (${first_cmd[*]}) ${seconds[1]} s, run 2 (make aio) ${seconds[2]} s (changed=0)$(
+  [[ $then == upgrade ]] && echo ", run 3 (make upgrade) ${seconds[3]} s, run 4 (make aio on 13) ${seconds[4]} s (changed=0)"), no secret printed"
