@@ -22,9 +22,11 @@
 #                        HAProxy, two glance nodes, Ceph (issue #15); controller
 #                        under tini on 12, under systemd on 13; each release on a
 #                        /24 of its own (10.89.212, 10.89.213: both run at once)
-#   freshbox = freshbox-13-systemd freshbox-12-nosystemd
+#   freshbox = freshbox-13-systemd freshbox-12-nosystemd freshbox-12-systemd
 #                        scripts/fresh-box.sh: the README's `make aio`, twice, in a
-#                        fresh minimal box (python3 git make ca-certificates only)
+#                        fresh minimal box (python3 git make ca-certificates only);
+#                        on the Debian 12 box with systemd then `make upgrade` and
+#                        `make aio` on 13 (issue #17)
 #
 # bootstrap always runs (it is a no-op when .venv is up to date); deps and images
 # run whenever a molecule stage is selected. The long stages (badinput, freshbox,
@@ -53,7 +55,8 @@ max_jobs=${GLANCE_LAB_TEST_JOBS:-2}
 [[ $max_jobs =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: GLANCE_LAB_TEST_JOBS=$max_jobs: give a number of stages to run at once, 1 or more" >&2; exit 2; }
 # The by-hand knobs of molecule/shared/verify.yml narrow what verify proves:
 # never inherited into a test run.
-for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA; do
+# GLANCE_LAB_UPGRADE_FAILURE=none would leave out the upgrade's injected failure.
+for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA GLANCE_LAB_UPGRADE_FAILURE; do
   if [[ -n ${!knob+set} ]]; then
     echo "test.sh: ignoring $knob=${!knob} from the environment (it would narrow verify)" >&2
     unset "$knob"
@@ -62,7 +65,7 @@ done
 
 molecule_stages=(molecule-default molecule-storage-12 molecule-storage-13 molecule-upgrade)
 multinode_stages=(molecule-multinode-12 molecule-multinode-13)
-freshbox_stages=(freshbox-13-systemd freshbox-12-nosystemd)
+freshbox_stages=(freshbox-13-systemd freshbox-12-nosystemd freshbox-12-systemd)
 all_stages=(deps bootstrap images yamllint ansible-lint ruff mypy syntax unit badinput
   "${freshbox_stages[@]}" "${molecule_stages[@]}" "${multinode_stages[@]}")
 known_stages=("${all_stages[@]}")
@@ -263,6 +266,8 @@ run_freshbox() {  # release flavour [first run: aio or lab]
 # The Debian 13 box takes the lab steps one by one first (make lab), then make aio.
 stage_freshbox_13_systemd() { run_freshbox 13 systemd lab; }
 stage_freshbox_12_nosystemd() { run_freshbox 12 nosystemd; }
+# An operator's host: systemd, no policy-rc.d; make aio twice, make upgrade, make aio on 13.
+stage_freshbox_12_systemd() { run_freshbox 12 systemd aio upgrade; }
 
 # --- run -----------------------------------------------------------------------------
 total_start=$SECONDS
@@ -282,8 +287,9 @@ run_stage unit stage_unit bootstrap
 pool=(
   "molecule-multinode-13 stage_molecule_multinode_13 bootstrap images"
   "molecule-multinode-12 stage_molecule_multinode_12 bootstrap images"
-  "molecule-default stage_molecule_default bootstrap images"
+  "freshbox-12-systemd stage_freshbox_12_systemd images"
   "molecule-upgrade stage_molecule_upgrade bootstrap images"
+  "molecule-default stage_molecule_default bootstrap images"
   "molecule-storage-12 stage_molecule_storage_12 bootstrap images"
   "molecule-storage-13 stage_molecule_storage_13 bootstrap images"
   "freshbox-13-systemd stage_freshbox_13_systemd images"
