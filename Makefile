@@ -29,7 +29,12 @@ converge: bootstrap  ## Converge the all-in-one inventory only
 verify: bootstrap  ## Verify the all-in-one Glance only
 	ansible-playbook -i inventory/aio playbooks/verify.yml
 
+# The dist-upgrade replaces the Python the virtualenv runs on: upgrade.yml then
+# stops, bootstrap rebuilds the virtualenv, and the second run converges
+# (on an upgraded host it says "nothing to upgrade").
 upgrade: bootstrap  ## Upgrade the all-in-one host from Debian 12 (Zed) to 13 (2025.1): backup, dist-upgrade, converge
+	ansible-playbook -i inventory/aio playbooks/upgrade.yml
+	scripts/bootstrap.sh
 	ansible-playbook -i inventory/aio playbooks/upgrade.yml
 
 test:  ## Run every test stage (static, unit, molecule) with a summary

@@ -29,8 +29,16 @@ if command -v dpkg-query >/dev/null; then
   [[ -x /usr/bin/python3 ]] && debian_packages+=(python3-apt)
   ((${#debian_packages[@]} == 0)) || scripts/apt-ensure.sh "${debian_packages[@]}"
 fi
+# A virtualenv belongs to one Python version: after a distribution upgrade
+# (Debian 12's 3.11 -> 13's 3.13, `make upgrade`) its python is the new one
+# and its packages sit in the old version's site-packages. Rebuild it then.
+py_version=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [[ -x $venv/bin/python && ! -d $venv/lib/python$py_version ]]; then
+  echo "bootstrap: $venv was made for another Python than $py ($py_version): rebuilding it"
+  "$py" -m venv --clear "$venv"
+fi
 stamp=$venv/.bootstrap-$(basename "$reqs" .txt)
-want=$(cat requirements.txt "$reqs" $(ls pyproject.toml 2>/dev/null) | sha256sum | cut -d' ' -f1)
+want=$( { echo "python $py_version"; cat requirements.txt "$reqs" $(ls pyproject.toml 2>/dev/null); } | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $venv/bin/ansible-playbook ]]; then
   echo "bootstrap: $venv is up to date ($reqs)"
   exit 0
