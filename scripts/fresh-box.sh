@@ -31,7 +31,7 @@ first=${3:-aio}
 then=${4:-}
 case "$release/$flavour" in
   12/systemd | 12/nosystemd | 13/systemd | 13/nosystemd) ;;
-  *) echo "usage: scripts/fresh-box.sh 12|13 systemd|nosystemd [aio|lab]" >&2; exit 2 ;;
+  *) echo "usage: scripts/fresh-box.sh 12|13 systemd|nosystemd [aio|lab [upgrade]]" >&2; exit 2 ;;
 esac
 case $first in
   aio) first_cmd=(make aio) ;;
