@@ -282,8 +282,8 @@ run_stage syntax stage_syntax bootstrap
 run_stage unit stage_unit bootstrap
 
 # The long stages, longest first (their times in a full run two at a time on
-# a 2-core machine: about 910, 910, 740, 630, 620, 520, 330 and 260 s; the
-# whole run 2614 s), GLANCE_LAB_TEST_JOBS at a time.
+# a 2-core machine, 2026-12-07: 878, 873, 944, 984, 872, 773, 736, 500, 381
+# and 313 s; the whole run 3815 s), GLANCE_LAB_TEST_JOBS at a time.
 pool=(
   "molecule-multinode-13 stage_molecule_multinode_13 bootstrap images"
   "molecule-multinode-12 stage_molecule_multinode_12 bootstrap images"
