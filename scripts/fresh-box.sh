@@ -141,10 +141,11 @@ say "make aio showed the time per role and the verifier's steps live (PASS uploa
 if [[ $then == upgrade ]]; then
   # The README's upgrade, then make aio on Debian 13: verified, changed=0.
   run 3 make upgrade || die "make upgrade failed (log: $log)"
-  upgraded=$(sed -n '/make upgrade (run 3)$/,$p' "$log" | grep -oE 'upgraded to Debian [0-9.]+ \(2025\.1\)' | head -n 1 || true)
+  run3=$(sed -n '/make upgrade (run 3)$/,$p' "$log")
+  upgraded=$(grep -oE 'upgraded to Debian [0-9.]+ \(2025\.1\)' <<<"$run3" | head -n 1 || true)
   [[ -n $upgraded ]] || die "make upgrade did not say 'upgraded to Debian 13... (2025.1)' (log: $log)"
   [[ $(box sh -c '. /etc/os-release; echo "$VERSION_ID"') == 13 ]] || die "the box is not on Debian 13 after make upgrade (log: $log)"
-  say "make upgrade: $upgraded; $(sed -n '/make upgrade (run 3)$/,$p' "$log" | grep -oE '(dist-upgrade took|converge and checks took) [0-9.]+ s' | paste -sd ';' -)"
+  say "make upgrade: $upgraded; $(grep -oE '(dist-upgrade took|converge and checks took) [0-9.]+ s' <<<"$run3" | paste -sd ';' -)"
   aio 4 || die "make aio after the upgrade failed (log: $log)"
   changed=$(converge_changed 4)
   say "converge after the upgrade: changed=$changed"

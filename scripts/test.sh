@@ -53,12 +53,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 molecule_timeout=${MOLECULE_TIMEOUT:-2400}  # seconds per scenario
 max_jobs=${GLANCE_LAB_TEST_JOBS:-2}
 [[ $max_jobs =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: GLANCE_LAB_TEST_JOBS=$max_jobs: give a number of stages to run at once, 1 or more" >&2; exit 2; }
-# The by-hand knobs of molecule/shared/verify.yml narrow what verify proves:
-# never inherited into a test run.
-# GLANCE_LAB_UPGRADE_FAILURE=none would leave out the upgrade's injected failure.
+# The by-hand knobs narrow what a scenario proves: never inherited into a test
+# run. molecule/shared/verify.yml's two narrow verify;
+# GLANCE_LAB_UPGRADE_FAILURE=none leaves out the upgrade's injected failure.
 for knob in GLANCE_LAB_GLANCE_VERIFY GLANCE_LAB_TESTINFRA GLANCE_LAB_UPGRADE_FAILURE; do
   if [[ -n ${!knob+set} ]]; then
-    echo "test.sh: ignoring $knob=${!knob} from the environment (it would narrow verify)" >&2
+    echo "test.sh: ignoring $knob=${!knob} from the environment (it would narrow what the tests prove)" >&2
     unset "$knob"
   fi
 done
@@ -260,7 +260,7 @@ stage_molecule_multinode_13() {
   local -x GLANCE_LAB_CONTROLLER_FLAVOUR=systemd GLANCE_LAB_CEPH_NET=${GLANCE_LAB_CEPH_NET_13:-10.89.213}
   run_molecule multinode 13
 }
-run_freshbox() {  # release flavour [first run: aio or lab]
+run_freshbox() {  # release flavour [first run: aio or lab [then: upgrade]]
   timeout -k 60 "$molecule_timeout" scripts/fresh-box.sh "$@" </dev/null
 }
 # The Debian 13 box takes the lab steps one by one first (make lab), then make aio.
