@@ -252,12 +252,15 @@ stage_molecule_storage_12() { run_molecule storage 12; }
 stage_molecule_storage_13() { run_molecule storage 13; }
 stage_molecule_upgrade() { run_molecule upgrade 12; }  # from Debian 12 to 13
 # HAProxy under both service managers: the controller under tini on 12, systemd on 13.
+# Debian 12 rehearses the rolling upgrade to 13 instead of the faults (on 13).
 stage_molecule_multinode_12() {
   local -x GLANCE_LAB_CONTROLLER_FLAVOUR=nosystemd GLANCE_LAB_CEPH_NET=${GLANCE_LAB_CEPH_NET_12:-10.89.212}
+  local -x GLANCE_LAB_MN_SIDE_EFFECT=upgrade.yml
   run_molecule multinode 12
 }
 stage_molecule_multinode_13() {
   local -x GLANCE_LAB_CONTROLLER_FLAVOUR=systemd GLANCE_LAB_CEPH_NET=${GLANCE_LAB_CEPH_NET_13:-10.89.213}
+  local -x GLANCE_LAB_MN_SIDE_EFFECT=faults.yml
   run_molecule multinode 13
 }
 run_freshbox() {  # release flavour [first run: aio or lab [then: upgrade]]
