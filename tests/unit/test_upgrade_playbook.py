@@ -90,7 +90,11 @@ def test_controller_converges_site_roles_in_order() -> None:
 
 def test_glance_nodes_converge_the_glance_hosts_roles() -> None:
     """The rolling part: the roles site.yml's play on the glance hosts has."""
-    site = [play for play in plays(PLAYBOOKS / "site.yml") if play["hosts"] == "glance" and play.get("roles")]
+    site = [
+        play
+        for play in plays(PLAYBOOKS / "site.yml")
+        if play["hosts"] == "glance" and play.get("roles")
+    ]
     assert len(site) == 1, "site.yml should have one play with roles on the glance hosts"
     nodes = upgrade_play("Upgrade the glance nodes behind the load balancer, one at a time")
     assert list(play_roles(nodes)) == list(play_roles(site[0]))
